@@ -1,0 +1,24 @@
+# aebench: `make run` trains the default model, `make test` runs the test suite.
+# Both install into .venv first (once; again when pyproject.toml changes).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test clean-outputs
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(PY) -m aebench $(ARGS)
+
+test: install
+	$(PY) -m pytest -q
+
+clean-outputs:
+	rm -rf outputs/ multirun/*/

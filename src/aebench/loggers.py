@@ -1,0 +1,73 @@
+"""Experiment loggers: W&B (default, offline whenever it cannot go online without asking), CSV, none."""
+from __future__ import annotations
+
+import netrc
+import os
+import socket
+from pathlib import Path
+
+
+def _has_wandb_key() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1]
+        return netrc.netrc().authenticators(host.split("/")[0]) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def _reachable(host: str = "api.wandb.ai", port: int = 443, timeout: float = 1.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wandb_mode() -> str:
+    """WANDB_MODE if the user set it; otherwise offline under CI, without a key or network."""
+    mode = os.environ.get("WANDB_MODE")
+    if mode:
+        return mode
+    if os.environ.get("CI") or not _has_wandb_key() or not _reachable():
+        return "offline"
+    return "online"
+
+
+def build_logger(logger_cfg, output_dir: Path, config: dict, name: str, group: str | None,
+                 tags: list[str]):
+    """Instantiate the configured logger (None for logger=none)."""
+    from hydra.utils import get_class, instantiate
+    from omegaconf import OmegaConf
+
+    if not logger_cfg:
+        return None
+    target = str(logger_cfg.get("_target_", ""))
+    if target.endswith("WandbLogger"):
+        mode = wandb_mode()
+        os.environ["WANDB_MODE"] = mode
+        os.environ.setdefault("WANDB_SILENT", "true")
+        if mode == "disabled":
+            return None
+        kwargs = OmegaConf.to_container(logger_cfg, resolve=True)
+        cls = get_class(kwargs.pop("_target_"))
+        kwargs["tags"] = list(tags) + list(kwargs.get("tags") or [])
+        # `config` is wandb.init's: the whole job config as a plain dict
+        return cls(**kwargs, save_dir=str(output_dir), name=name, group=group, config=config,
+                   offline=mode == "offline")
+    return instantiate(logger_cfg)
+
+
+def finish_wandb(logger, failed: bool) -> str | None:
+    """Close the job's W&B run (so the next job of a multirun gets its own); return a note for offline runs."""
+    if logger is None or type(logger).__name__ != "WandbLogger":
+        return None
+    note = None
+    run = logger._experiment  # None when the run never started
+    if run is not None:
+        if os.environ.get("WANDB_MODE") in ("offline", "dryrun"):  # Lightning sets "dryrun"
+            run_dir = Path(run.dir).parent
+            note = f"W&B offline run saved in {run_dir}; upload it with: wandb sync {run_dir}"
+        run.finish(exit_code=1 if failed else 0)
+    return note

@@ -1,0 +1,40 @@
+"""Helpers shared by the networks: argument checks and the image <-> row-sequence view."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aebench.errors import ConfigError
+
+
+def positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name}={value!r} is not accepted: it must be a positive integer")
+    return value
+
+
+def output_activation(name: str, bounded: bool) -> nn.Module:
+    """'auto' is a sigmoid for data in [0, 1] and linear otherwise."""
+    if name == "auto":
+        name = "sigmoid" if bounded else "identity"
+    choices = {"sigmoid": nn.Sigmoid, "identity": nn.Identity, "tanh": nn.Tanh}
+    if name not in choices:
+        raise ConfigError(f"model.net.out_activation={name!r} is not accepted; choose one of: auto, "
+                          + ", ".join(choices))
+    return choices[name]()
+
+
+def to_rows(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) image -> (N, H, W*C) rows with channels interleaved per pixel; (N, T, F) as is."""
+    if x.ndim == 4:
+        n, c, h, w = x.shape
+        return x.permute(0, 2, 3, 1).reshape(n, h, w * c)
+    return x
+
+
+def from_rows(rows: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Inverse of `to_rows` for items of `shape`."""
+    if len(shape) == 3:
+        c, h, w = shape
+        return rows.reshape(rows.shape[0], h, w, c).permute(0, 3, 1, 2).contiguous()
+    return rows

@@ -1,0 +1,55 @@
+"""Convolutional autoencoder: `depth` conv+pool stages down, a `latent`-channel bottleneck, `depth` upsample+conv stages back.
+
+Stage i has base_channels * 2**i channels (3x3 convolutions, ReLU, 2x2 max-pooling); the code
+is a 1x1 convolution to `latent` channels at 1/2**depth of the input size, so the code holds
+latent * (H / 2**depth) * (W / 2**depth) numbers. The decoder mirrors it with nearest-neighbour
+upsampling and ends in a 3x3 convolution to the input's channels.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aebench.errors import ConfigError
+from aebench.models._shapes import output_activation, positive_int
+
+
+class ConvAutoencoder(nn.Module):
+    def __init__(self, input_shape, bounded: bool = True, latent: int = 16, depth: int = 2,
+                 base_channels: int = 32, out_activation: str = "auto"):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        if len(self.input_shape) != 3:
+            raise ConfigError(f"model=cnn needs images (C, H, W); this data has items of shape "
+                              f"{self.input_shape}: use model=lstm or model=rnn for sequences")
+        latent = positive_int("latent", latent)
+        depth = positive_int("depth", depth)
+        c, h, w = self.input_shape
+        if h % 2**depth or w % 2**depth:
+            ok = max(d for d in range(depth) if h % 2**d == 0 and w % 2**d == 0)
+            hint = f"use depth <= {ok}" if ok else "give the images even sides (e.g. data.size)"
+            raise ConfigError(f"depth={depth} is not accepted for model=cnn on {h}x{w} images: the "
+                              f"sides must divide by 2**depth; {hint}")
+        widths = [min(base_channels * 2**i, 256) for i in range(depth)]
+        down, prev = [], c
+        for wd in widths:
+            down += [nn.Conv2d(prev, wd, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            prev = wd
+        self.encoder = nn.Sequential(*down, nn.Conv2d(prev, latent, 1))
+        up = [nn.Conv2d(latent, prev, 3, padding=1), nn.ReLU(inplace=True)]
+        for wd in reversed(widths):
+            up += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(prev, wd, 3, padding=1),
+                   nn.ReLU(inplace=True)]
+            prev = wd
+        self.decoder = nn.Sequential(*up, nn.Conv2d(prev, c, 3, padding=1),
+                                     output_activation(out_activation, bounded))
+        self.code_size = latent * (h // 2**depth) * (w // 2**depth)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))

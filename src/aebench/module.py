@@ -1,0 +1,144 @@
+"""The one LightningModule behind every reconstruction model.
+
+It degrades each clean batch (on the model's device), trains the network to return the clean
+batch, and at validation/test scores the network and the task's baseline on the same items:
+images get MSE, PSNR (mean of per-image PSNR) and SSIM, all with data_range=1 and outputs
+clipped to [0, 1]; sequences get MSE and MAE.
+"""
+from __future__ import annotations
+
+import time
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from aebench.baselines import InputBaseline, PCABaseline
+from aebench.errors import ConfigError
+
+LOSSES = {
+    "mse": F.mse_loss,
+    "l1": F.l1_loss,
+    "bce": lambda out, x: F.binary_cross_entropy(out.clamp(1e-6, 1 - 1e-6), x),
+}
+
+
+class AutoencoderModule(pl.LightningModule):
+    def __init__(self, net: nn.Module, degradation, optimizer, loss: str = "mse",
+                 num_examples: int = 8):
+        super().__init__()
+        if loss not in LOSSES:
+            raise ConfigError(f"loss={loss!r} is not accepted; choose one of: {', '.join(LOSSES)}")
+        self.save_hyperparameters(ignore=["net", "degradation", "optimizer"])
+        self.net = net
+        self.degradation = degradation
+        self.optimizer_factory = optimizer
+        self.loss_fn = LOSSES[loss]
+        self.image = len(net.input_shape) == 3
+        self.baseline = (InputBaseline() if degradation.restoration
+                         else PCABaseline(net.input_shape, net.code_size))
+        self.metrics = nn.ModuleDict({f"{split}_{who}": self._metric_collection()
+                                      for split in ("val", "test") for who in ("model", "baseline")})
+        self._baseline_scores: dict[str, dict[str, torch.Tensor]] = {}
+        self.num_examples = num_examples
+        self.examples: dict[str, torch.Tensor] | None = None
+        self.history: list[dict[str, float]] = []
+        self.train_items = 0
+        self.train_step_seconds = 0.0
+
+    def _metric_collection(self) -> MetricCollection:
+        if self.image:
+            return MetricCollection({
+                "mse": MeanSquaredError(),
+                "psnr": PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3)),
+                "ssim": StructuralSimilarityIndexMeasure(data_range=1.0),
+            })
+        return MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def configure_optimizers(self):
+        return self.optimizer_factory(self.net.parameters())
+
+    # -- training -------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        if isinstance(self.baseline, PCABaseline):
+            self.baseline.fit(self.trainer.datamodule.train_dataloader())
+
+    def on_train_batch_start(self, batch, batch_idx):
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self.train_step_seconds += time.perf_counter() - self._t0
+
+    def training_step(self, batch, batch_idx):
+        x, _, idx = batch
+        out = self.net(self.degradation(x, idx, "train"))
+        loss = self.loss_fn(out, x)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss became {loss.item()} at step {self.global_step}; "
+                "the learning rate may be too high (try lr=1e-4)")
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(x))
+        self.train_items += len(x)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        m = self.trainer.callback_metrics
+        row = {"epoch": self.current_epoch}
+        for key in ("train/loss_epoch", "val/loss", "val/psnr", "val/baseline_psnr", "val/mse",
+                    "val/baseline_mse"):
+            if key in m:
+                row[key] = float(m[key])
+        self.history.append(row)
+
+    # -- evaluation -----------------------------------------------------------------------
+    def _eval_step(self, batch, split: str):
+        x, _, idx = batch
+        degraded = self.degradation(x, idx, split)
+        out = self.net(degraded)
+        self.log(f"{split}/loss", self.loss_fn(out, x), on_epoch=True, batch_size=len(x),
+                 prog_bar=split == "val")
+        base = self.baseline(degraded)
+        if self.image:
+            out, base = out.clamp(0, 1), base.clamp(0, 1)
+        self.metrics[f"{split}_model"].update(out, x)
+        if split not in self._baseline_scores:
+            self.metrics[f"{split}_baseline"].update(base, x)
+        if split == "test" and self.examples is None:
+            k = self.num_examples
+            self.examples = {"clean": x[:k].cpu(), "degraded": degraded[:k].cpu(),
+                             "output": out[:k].detach().cpu(), "baseline": base[:k].cpu()}
+
+    def _log_scores(self, split: str) -> None:
+        model = {k: v for k, v in self.metrics[f"{split}_model"].compute().items()}
+        self.metrics[f"{split}_model"].reset()
+        if split not in self._baseline_scores:  # the baseline's scores never change: compute once
+            self._baseline_scores[split] = self.metrics[f"{split}_baseline"].compute()
+            self.metrics[f"{split}_baseline"].reset()
+        base = self._baseline_scores[split]
+        scores = {f"{split}/{k}": v for k, v in model.items()}
+        scores.update({f"{split}/baseline_{k}": v for k, v in base.items()})
+        if "psnr" in model:
+            scores[f"{split}/psnr_gain"] = model["psnr"] - base["psnr"]
+        self.log_dict(scores, prog_bar=False)
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self._log_scores("val")
+        else:
+            self.metrics["val_model"].reset()
+            self.metrics["val_baseline"].reset()
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_scores("test")

@@ -1,0 +1,94 @@
+"""What a run leaves behind: metrics.json, reconstructions.png, loss_curve.png, and the summary table."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def write_json(data: dict, path: Path) -> None:
+    """Write atomically: a reader never sees half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def save_reconstructions(examples: dict, path: Path, title: str = "") -> None:
+    """Rows: original, degraded, output (images); or one line plot per sequence."""
+    clean, degraded, output = examples["clean"], examples["degraded"], examples["output"]
+    n = len(clean)
+    if clean.ndim == 4:
+        fig, axes = plt.subplots(3, n, figsize=(1.3 * n, 4.2), squeeze=False)
+        for row, (label, batch) in enumerate([("original", clean), ("degraded", degraded),
+                                              ("output", output)]):
+            for i in range(n):
+                ax = axes[row][i]
+                img = batch[i].float().clamp(0, 1).permute(1, 2, 0).numpy()
+                ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1,
+                          interpolation="nearest")
+                ax.set_xticks([]), ax.set_yticks([])
+                if i == 0:
+                    ax.set_ylabel(label)
+    else:
+        cols = min(n, 4)
+        fig, axes = plt.subplots(1, cols, figsize=(3.5 * cols, 3), squeeze=False)
+        for i in range(cols):
+            ax = axes[0][i]
+            ax.plot(degraded[i, :, 0].numpy(), ".", color="0.6", label="degraded")
+            ax.plot(clean[i, :, 0].numpy(), "-", color="k", label="original")
+            ax.plot(output[i, :, 0].numpy(), "-", color="C1", label="output")
+            ax.set_xlabel("t")
+        axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def save_loss_curve(history: list[dict], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    epochs = [h["epoch"] + 1 for h in history]
+    for key, label in [("train/loss_epoch", "train loss"), ("val/loss", "val loss")]:
+        vals = [h.get(key, math.nan) for h in history]
+        if any(not math.isnan(v) for v in vals):
+            ax.plot(epochs, vals, "o-", label=label)
+    base = [h.get("val/baseline_mse") for h in history]
+    if base and base[-1] is not None:
+        ax.axhline(base[-1], color="0.5", ls="--", label="baseline val MSE")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def summary_table(metrics: dict):
+    """A one-screen rich table: the model next to its baseline."""
+    from rich.table import Table
+
+    table = Table(title=f"aebench: {metrics['model']} on {metrics['data']} ({metrics['degradation']})")
+    table.add_column("test metric")
+    table.add_column("model", justify="right")
+    table.add_column(f"baseline ({metrics['baseline']})", justify="right")
+    for key, fmt in [("psnr", "{:.2f} dB"), ("ssim", "{:.4f}"), ("mse", "{:.6f}"), ("mae", "{:.5f}")]:
+        if f"test_{key}" in metrics:
+            table.add_row(key.upper(), fmt.format(metrics[f"test_{key}"]),
+                          fmt.format(metrics[f"baseline_{key}"]))
+    if "psnr_gain" in metrics:
+        table.add_row("PSNR gain", f"{metrics['psnr_gain']:+.2f} dB", "")
+    table.add_row("parameters", f"{metrics['params']:,}", "")
+    table.add_row("code size", f"{metrics['code_size']:,} numbers/item", "")
+    table.add_row("epochs / train time", f"{metrics['epochs']} / {metrics['train_seconds']:.1f} s",
+                  "")
+    table.add_row("train speed", f"{metrics['train_images_per_second']:.0f} items/s", "")
+    table.caption = f"results in {metrics['output_dir']}"
+    return table

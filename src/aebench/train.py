@@ -1,0 +1,126 @@
+"""One job: build everything from the config, train, test on the best checkpoint, report.
+
+Data flows one way: config -> data -> degradation -> model -> metrics -> reports.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from aebench.errors import ConfigError
+
+log = logging.getLogger("aebench")
+
+
+def check_top_level(cfg: DictConfig) -> None:
+    """Validate the top-level knobs before anything heavy is imported or built."""
+    for key in ("latent", "depth"):
+        v = cfg.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ConfigError(f"{key}={v!r} is not accepted: {key} must be a positive integer "
+                              f"(e.g. {key}={ {'latent': 128, 'depth': 2}[key] })")
+    blur = cfg.get("blur")
+    if isinstance(blur, bool) or not isinstance(blur, (int, float)) or blur < 0:
+        raise ConfigError(f"blur={blur!r} is not accepted: the blur sigma must be a number >= 0 "
+                          "(e.g. blur=1.0; 0 means no blur)")
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r} is not accepted: it must be an integer >= 0")
+
+
+def _job_info():
+    """(group choices, overrides, W&B group) of the running Hydra job."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
+    overrides = list(hc.overrides.task)
+    group = None
+    if hc.mode == RunMode.MULTIRUN:
+        group = "sweep-" + Path(hc.sweep.dir).as_posix().replace("/", "_").strip("_")
+    return choices, overrides, group
+
+
+def run(cfg: DictConfig) -> dict:
+    """Train and test one model as configured; return the flat metrics written to metrics.json."""
+    check_top_level(cfg)
+    import pytorch_lightning as pl
+    import torch
+    from hydra.utils import instantiate
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from aebench import reports
+    from aebench.loggers import build_logger, finish_wandb
+
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    choices, overrides, group = _job_info()
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    # config -> data -> degradation -> model
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    item_shape = datamodule.item_shape
+    degradation = instantiate(cfg.degradation)
+    degradation.check(item_shape)
+    net = instantiate(cfg.model.net, input_shape=item_shape, bounded=datamodule.bounded)
+    module = instantiate(cfg.model, net=net, degradation=degradation)
+    params = sum(p.numel() for p in net.parameters())
+
+    names = {"model": choices.get("model"), "data": choices.get("data"),
+             "degradation": choices.get("degradation")}
+    run_name = "-".join(str(v) for v in names.values()) + (
+        "-" + ",".join(overrides) if overrides else "")
+    logger = build_logger(cfg.get("logger"), out_dir, OmegaConf.to_container(cfg, resolve=True),
+                          name=run_name[:120], group=group, tags=[str(v) for v in names.values()])
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False,
+                          callbacks=callbacks, default_root_dir=str(out_dir))
+
+    failed = True
+    try:
+        start = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule)
+        train_seconds = time.perf_counter() - start
+        ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+        best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
+        trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+
+        # metrics -> reports
+        scores = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        metrics = {}
+        for key, value in scores.items():
+            name = key.split("/", 1)[1]
+            metrics[name if name.startswith(("baseline_", "psnr_gain")) else f"test_{name}"] = value
+        metrics.update(
+            baseline=module.baseline.name, params=params, code_size=int(net.code_size),
+            input_size=int(torch.Size(item_shape).numel()), item_shape=list(item_shape),
+            train_seconds=round(train_seconds, 2),
+            train_images_per_second=round(module.train_items / max(module.train_step_seconds, 1e-9), 1),
+            epochs=trainer.current_epoch, global_steps=trainer.global_step,
+            best_checkpoint=best, best_val_loss=float(ckpt.best_model_score)
+            if ckpt is not None and ckpt.best_model_score is not None else None,
+            degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
+            blur=cfg.blur, seed=cfg.seed, overrides=overrides, output_dir=str(out_dir),
+            device=str(module.device), **names)
+        reports.write_json(metrics, out_dir / "metrics.json")
+        title = f"{names['model']} on {names['data']} ({degradation.describe()})"
+        reports.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
+        reports.save_loss_curve(module.history, out_dir / "loss_curve.png")
+        if logger is not None and hasattr(logger, "log_image"):
+            logger.log_image(key="reconstructions", images=[str(out_dir / "reconstructions.png")])
+        if trainer.is_global_zero:
+            from rich.console import Console
+
+            Console().print(reports.summary_table(metrics))
+        failed = False
+        return metrics
+    finally:
+        note = finish_wandb(logger, failed)
+        if note:
+            print(note)
