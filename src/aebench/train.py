@@ -31,6 +31,22 @@ def check_top_level(cfg: DictConfig) -> None:
         raise ConfigError(f"seed={seed!r} is not accepted: it must be an integer >= 0")
 
 
+def build(node, **kwargs):
+    """hydra.utils.instantiate, re-raising a user's ConfigError as itself (Hydra wraps it)."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise cause from None
+
+
 def _job_info():
     """(group choices, overrides, W&B group) of the running Hydra job."""
     from hydra.core.hydra_config import HydraConfig
@@ -50,7 +66,6 @@ def run(cfg: DictConfig) -> dict:
     check_top_level(cfg)
     import pytorch_lightning as pl
     import torch
-    from hydra.utils import instantiate
     from pytorch_lightning.callbacks import ModelCheckpoint
 
     from aebench import reports
@@ -62,14 +77,14 @@ def run(cfg: DictConfig) -> dict:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     # config -> data -> degradation -> model
-    datamodule = instantiate(cfg.data)
+    datamodule = build(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     item_shape = datamodule.item_shape
-    degradation = instantiate(cfg.degradation)
+    degradation = build(cfg.degradation)
     degradation.check(item_shape)
-    net = instantiate(cfg.model.net, input_shape=item_shape, bounded=datamodule.bounded)
-    module = instantiate(cfg.model, net=net, degradation=degradation)
+    net = build(cfg.model.net, input_shape=item_shape, bounded=datamodule.bounded)
+    module = build(cfg.model, net=net, degradation=degradation)
     params = sum(p.numel() for p in net.parameters())
 
     names = {"model": choices.get("model"), "data": choices.get("data"),
@@ -78,8 +93,8 @@ def run(cfg: DictConfig) -> dict:
         "-" + ",".join(overrides) if overrides else "")
     logger = build_logger(cfg.get("logger"), out_dir, OmegaConf.to_container(cfg, resolve=True),
                           name=run_name[:120], group=group, tags=[str(v) for v in names.values()])
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    trainer = instantiate(cfg.trainer, logger=logger if logger is not None else False,
+    callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    trainer = build(cfg.trainer, logger=logger if logger is not None else False,
                           callbacks=callbacks, default_root_dir=str(out_dir))
 
     failed = True

@@ -1,0 +1,50 @@
+"""Every network, built from its config, works on every kind of data it supports."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from aebench.errors import ConfigError
+from aebench.train import build
+
+SHAPES = {"cifar": (3, 32, 32), "mnist": (1, 28, 28), "sine": (50, 1)}
+
+
+@pytest.mark.parametrize("model", ["lstm", "rnn", "cnn"])
+@pytest.mark.parametrize("data", list(SHAPES))
+def test_model_output_shape_and_gradients(compose_cfg, model, data):
+    cfg = compose_cfg(f"model={model}", "latent=8", "depth=2")
+    shape = SHAPES[data]
+    if model == "cnn" and data == "sine":
+        with pytest.raises(ConfigError, match="needs images"):
+            build(cfg.model.net, input_shape=shape, bounded=False)
+        return
+    torch.manual_seed(0)
+    net = instantiate(cfg.model.net, input_shape=shape, bounded=data != "sine")
+    x = torch.rand(4, *shape)
+    out = net(x)
+    assert out.shape == x.shape
+    assert torch.isfinite(out).all()
+    assert net.encode(x).flatten(1).shape[1] == net.code_size
+    ((out - x) ** 2).mean().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name}"
+
+
+@pytest.mark.parametrize("model,keras,extra", [("lstm", 259_168, 2 * 4 * 128),
+                                               ("rnn", 74_080, 2 * 128)])
+def test_default_recurrent_models_match_the_reports_keras_counts(compose_cfg, model, keras, extra):
+    """PyTorch keeps two bias vectors per gate: 4h more per LSTM layer, h more per RNN layer."""
+    cfg = compose_cfg(f"model={model}")
+    net = instantiate(cfg.model.net, input_shape=(3, 32, 32), bounded=True)
+    assert sum(p.numel() for p in net.parameters()) == keras + extra
+
+
+def test_latent_and_depth_reach_the_network(compose_cfg):
+    cfg = compose_cfg("model=cnn", "latent=4", "depth=2")
+    net = instantiate(cfg.model.net, input_shape=(3, 32, 32), bounded=True)
+    assert net.code_size == 4 * 8 * 8
+    cfg = compose_cfg("model=lstm", "latent=32", "depth=3")
+    net = instantiate(cfg.model.net, input_shape=(3, 32, 32), bounded=True)
+    assert net.code_size == 32 and net.encoder.num_layers == 3 and net.decoder.num_layers == 3

@@ -1,0 +1,65 @@
+"""A job's numbers are right: computed on the test split, against the right baseline, repeatable."""
+from __future__ import annotations
+
+import json
+
+import torch
+from conftest import FAST, FAST_SHAPES
+from hydra.utils import instantiate
+
+from aebench.baselines import PCABaseline
+from aebench.train import run
+
+TINY = [*FAST, *FAST_SHAPES, "logger=none"]
+
+
+def _per_image_psnr(pred, target):
+    mse = ((pred - target) ** 2).flatten(1).mean(1)
+    return (10 * torch.log10(1 / mse)).mean().item()
+
+
+def test_test_metrics_are_computed_on_the_degraded_test_split(compose_cfg, tmp_path):
+    cfg = compose_cfg(*TINY, "degradation.noise_std=0.02")
+    metrics = run(cfg)
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_psnr"] == \
+        metrics["test_psnr"]
+    dm = instantiate(cfg.data)
+    dm.setup()
+    clean = dm.test_x
+    degraded = instantiate(cfg.degradation)(clean, torch.arange(len(clean)), "test")
+    assert abs(_per_image_psnr(degraded, clean) - metrics["baseline_psnr"]) < 1e-3
+    net = instantiate(cfg.model.net, input_shape=dm.item_shape, bounded=True)
+    state = torch.load(metrics["best_checkpoint"], map_location="cpu", weights_only=False)
+    net.load_state_dict({k[4:]: v for k, v in state["state_dict"].items() if k.startswith("net.")})
+    with torch.no_grad():
+        out = net(degraded).clamp(0, 1)
+    assert abs(_per_image_psnr(out, clean) - metrics["test_psnr"]) < 1e-3
+    assert abs(metrics["psnr_gain"] - (metrics["test_psnr"] - metrics["baseline_psnr"])) < 1e-4
+    for name in ("reconstructions.png", "loss_curve.png"):
+        assert (tmp_path / "run" / name).stat().st_size > 1000
+
+
+def test_same_seed_repeats_exactly_and_another_seed_differs(compose_cfg):
+    a = run(compose_cfg(*TINY, "seed=3", out="a"))
+    b = run(compose_cfg(*TINY, "seed=3", out="b"))
+    c = run(compose_cfg(*TINY, "seed=4", out="c"))
+    assert a["test_mse"] == b["test_mse"] and a["test_ssim"] == b["test_ssim"]
+    assert c["test_mse"] != a["test_mse"]
+
+
+def test_plain_reconstruction_is_scored_against_pca_with_the_code_size(compose_cfg):
+    metrics = run(compose_cfg(*TINY, "degradation=none"))
+    assert metrics["baseline"] == "pca8" and metrics["code_size"] == 8
+    assert metrics["baseline_psnr"] < 60  # 8 components cannot reproduce the images exactly
+
+
+def test_pca_baseline_keeps_exactly_the_top_components():
+    torch.manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(12, 3))[0]                 # a 3-d subspace of R^12
+    x = (torch.randn(200, 3) * torch.tensor([5.0, 2.0, 1.0])) @ basis.T + 0.5
+    pca3, pca1 = PCABaseline((12,), 3), PCABaseline((12,), 1)
+    for pca in (pca3, pca1):
+        pca.fit([(x[:100],), (x[100:],)])
+    assert torch.allclose(pca3(x), x, atol=1e-4)
+    err1 = ((pca1(x) - x) ** 2).sum(1).mean()
+    assert abs(err1 - (2.0 ** 2 + 1.0 ** 2)) < 1.0   # only the largest direction is kept
