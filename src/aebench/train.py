@@ -95,7 +95,7 @@ def run(cfg: DictConfig) -> dict:
                           name=run_name[:120], group=group, tags=[str(v) for v in names.values()])
     callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c]
     trainer = build(cfg.trainer, logger=logger if logger is not None else False,
-                          callbacks=callbacks, default_root_dir=str(out_dir))
+                    callbacks=callbacks, default_root_dir=str(out_dir))
 
     failed = True
     try:
