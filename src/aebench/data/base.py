@@ -1,0 +1,99 @@
+"""In-memory tensor datasets: the common loader behind every aebench data module.
+
+A data module only has to `load()` its tensors; this base splits train/val with a seeded
+generator and serves whole batches by tensor indexing (no per-sample Python work).
+Batches are `(x, y, idx)`: items, integer labels (-1 when there are none) and each item's
+index inside its split, which lets a degradation draw the same noise for an item every epoch.
+"""
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from aebench.errors import ConfigError
+
+
+class _Batches(Dataset):
+    """Tensors indexed by a whole list of indices at once (used with a BatchSampler)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, idx):
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        return self.x[idx], self.y[idx], idx
+
+
+class TensorDataModule(pl.LightningDataModule):
+    """Holds train/val/test tensors in memory; subclasses implement `load()`."""
+
+    #: name used in reports and errors
+    name = "data"
+    #: True when every value lies in [0, 1] (images); False for unbounded data (e.g. sine)
+    bounded = True
+
+    def __init__(self, batch_size: int = 128, eval_batch_size: int | None = None,
+                 val_fraction: float = 0.2, seed: int = 42):
+        super().__init__()
+        if not (isinstance(batch_size, int) and batch_size > 0):
+            raise ConfigError(f"data.batch_size={batch_size!r} must be a positive integer")
+        if not 0.0 <= float(val_fraction) < 1.0:
+            raise ConfigError(f"data.val_fraction={val_fraction!r} must be in [0, 1)")
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or max(batch_size, 256)
+        self.val_fraction = float(val_fraction)
+        self.seed = int(seed)
+        self.train_x = self.train_y = self.val_x = self.val_y = self.test_x = self.test_y = None
+
+    # -- to implement ---------------------------------------------------------------------
+    def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return (train_x, train_y, test_x, test_y); x float32, y int64 (-1 if unlabelled)."""
+        raise NotImplementedError
+
+    # -- Lightning hooks ------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_x is not None:
+            return
+        train_x, train_y, test_x, test_y = self.load()
+        n_val = int(round(len(train_x) * self.val_fraction))
+        if len(train_x) - n_val < 1 or (self.val_fraction > 0 and n_val < 1):
+            raise ConfigError(
+                f"{self.name}: {len(train_x)} training items cannot be split with "
+                f"val_fraction={self.val_fraction}; provide more data or change data.val_fraction")
+        perm = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed))
+        val_idx, tr_idx = perm[:n_val], perm[n_val:]
+        self.train_x, self.train_y = train_x[tr_idx].contiguous(), train_y[tr_idx].contiguous()
+        self.val_x, self.val_y = train_x[val_idx].contiguous(), train_y[val_idx].contiguous()
+        self.test_x, self.test_y = test_x.contiguous(), test_y.contiguous()
+
+    @property
+    def item_shape(self) -> tuple[int, ...]:
+        self.setup()
+        return tuple(self.train_x.shape[1:])
+
+    def _loader(self, x, y, batch_size, shuffle):
+        ds = _Batches(x, y)
+        if shuffle:
+            sampler = RandomSampler(ds, generator=torch.Generator().manual_seed(self.seed))
+        else:
+            sampler = SequentialSampler(ds)
+        return DataLoader(ds, sampler=BatchSampler(sampler, batch_size, drop_last=False),
+                          batch_size=None)
+
+    def train_dataloader(self):
+        return self._loader(self.train_x, self.train_y, self.batch_size, shuffle=True)
+
+    def val_dataloader(self):
+        if len(self.val_x) == 0:
+            return []
+        return self._loader(self.val_x, self.val_y, self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self):
+        return self._loader(self.test_x, self.test_y, self.eval_batch_size, shuffle=False)
+
+    def predict_dataloader(self):
+        return self.test_dataloader()

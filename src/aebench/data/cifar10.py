@@ -1,0 +1,152 @@
+"""CIFAR-10 read directly from the "python version" batches, without checksum checks.
+
+Layout: `root/cifar-10-batches-py/data_batch_1..5` (training) and `test_batch` (official test
+split), each a pickle with `data` (N, 3072) uint8, channel-planar (1024 R, 1024 G, 1024 B,
+row-major 32x32) and `labels`. Any copy with that layout loads (also one whose MD5s differ
+from the official archive, e.g. re-encoded pixels). Missing files are downloaded with
+torchvision when `download=True` and the host answers; otherwise a one-line ConfigError.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import torch
+
+from aebench.data.base import TensorDataModule
+from aebench.errors import ConfigError
+
+FOLDER = "cifar-10-batches-py"
+TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_FILES = ("test_batch",)
+DEFAULT_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+_STALL_TIMEOUT = 30.0  # seconds without data before a download is given up
+
+
+def _unreachable(url: str, timeout: float = 2.0) -> str | None:
+    """None when a HEAD request to `url` gets any HTTP answer within `timeout` s, else why not.
+
+    torchvision's download sets no timeout and would hang where packets are dropped, so we
+    probe first, in a thread so that a slow DNS lookup cannot block either (proxies from the
+    environment are used, as for the download itself).
+    """
+    result: list = []
+
+    def probe():
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+            result.append(None)
+        except urllib.error.HTTPError:  # the server answered: reachable
+            result.append(None)
+        except (OSError, ValueError) as e:  # URLError, timeouts, TLS errors
+            result.append(f"{urllib.parse.urlsplit(url).netloc} unreachable: {_one_line(e)}")
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout + 1.0)
+    return result[0] if result else f"{urllib.parse.urlsplit(url).netloc} did not answer in {timeout:.0f} s"
+
+
+def _download(fn) -> str | None:
+    """Run torchvision's download `fn`; None on success, else a one-line reason.
+
+    A socket timeout is set meanwhile so that a stalled transfer fails instead of hanging.
+    """
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(_STALL_TIMEOUT)
+    try:
+        fn()
+    except Exception as e:  # network, disk, corrupt archive: all end the same way
+        return _one_line(e)
+    finally:
+        socket.setdefaulttimeout(previous)
+    return None
+
+
+def _one_line(e: Exception, limit: int = 200) -> str:
+    text = " ".join(str(e).split())
+    text = text if len(text) <= limit else text[:limit - 3] + "..."
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as f:
+            d = pickle.load(f, encoding="latin1")
+        data = np.asarray(d["data"], dtype=np.uint8)
+        labels = np.asarray(d["labels"], dtype=np.int64)
+        data = data.reshape(len(data), 3, 32, 32)
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as e:
+        raise ConfigError(
+            f"cifar10: cannot read {path} ({type(e).__name__}: {e}); expected a CIFAR-10 "
+            f"python-version batch (pickle with 'data' (N, 3072) uint8 and 'labels')") from None
+    if len(labels) != len(data):
+        raise ConfigError(f"cifar10: {path} has {len(data)} images but {len(labels)} labels")
+    return data, labels
+
+
+class CIFAR10DataModule(TensorDataModule):
+    """CIFAR-10: train (50,000, split into train/val by the base class) and test (10,000).
+
+    Items are (3, 32, 32) float32 in [0, 1]; labels 0..9.
+    """
+
+    name = "cifar10"
+    bounded = True
+    num_classes = 10
+    classes = ("airplane", "automobile", "bird", "cat", "deer",
+               "dog", "frog", "horse", "ship", "truck")
+
+    def __init__(self, root: str = "data", download: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.root = os.path.abspath(os.path.expanduser(str(root)))
+        self.download = bool(download)
+
+    @property
+    def folder(self) -> str:
+        return os.path.join(self.root, FOLDER)
+
+    def _missing(self) -> list[str]:
+        return [f for f in TRAIN_FILES + TEST_FILES
+                if not os.path.isfile(os.path.join(self.folder, f))]
+
+    def prepare_data(self) -> None:
+        missing = self._missing()
+        if not missing:
+            return
+        how = (f"put the python-version batches (data_batch_1..5, test_batch) in {self.folder} "
+               f"or pass data.root=DIR (the folder that contains {FOLDER}/)")
+        if not self.download:
+            raise ConfigError(f"cifar10: {', '.join(missing)} not found in {self.folder} and "
+                              f"data.download=false; {how}")
+        import torchvision  # only needed to download
+
+        url = getattr(torchvision.datasets.CIFAR10, "url", DEFAULT_URL)
+        reason = _unreachable(url)
+        if reason is None:
+            reason = _download(lambda: torchvision.datasets.CIFAR10(self.root, train=True, download=True))
+            if reason is None:
+                missing = self._missing()
+                reason = None if not missing else f"{', '.join(missing)} still missing after download"
+        if reason is not None:
+            raise ConfigError(f"cifar10: data not found in {self.folder} and download failed "
+                              f"({reason}); {how}")
+
+    def load(self):
+        self.prepare_data()  # no-op when the files are there; lets load() work without Lightning
+        parts = [_read_batch(os.path.join(self.folder, f)) for f in TRAIN_FILES]
+        train_x = np.concatenate([p[0] for p in parts])
+        train_y = np.concatenate([p[1] for p in parts])
+        test_x, test_y = _read_batch(os.path.join(self.folder, TEST_FILES[0]))
+        return (_to_float(train_x), torch.from_numpy(train_y),
+                _to_float(test_x), torch.from_numpy(test_y))
+
+
+def _to_float(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x)).to(torch.float32).div_(255.0)

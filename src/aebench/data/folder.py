@@ -1,0 +1,175 @@
+"""A user's own images, one sub-folder per class.
+
+Layouts (extensions .png, .jpg, .jpeg in any case; sub-folders of a class folder are
+searched too; hidden files are skipped):
+
+- `root/<class>/*.png`: all images; the test set is a seeded random `test_fraction` of
+  them (seed: the base `seed`), the rest is split into train/val by the base class.
+- `root/train/<class>/...` and `root/test/<class>/...`: those splits are used as they are.
+
+Classes are the sub-folder names sorted, labelled 0..K-1 (in the train/test layout, the
+union of both splits' class names). A folder whose images lie directly in `root` (no class
+folders) is accepted as unlabelled data (labels -1); when class folders exist, images lying
+directly in `root` are ignored. Images are loaded with PIL, converted to RGB (channels=3)
+or greyscale "L" (channels=1), resized to exactly size x size (bilinear; the aspect ratio
+is not kept) and stored as float32 (N, C, size, size) in [0, 1].
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from aebench.data.base import TensorDataModule
+from aebench.errors import ConfigError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg")
+
+
+def _is_image(name: str) -> bool:
+    return not name.startswith(".") and name.lower().endswith(EXTENSIONS)
+
+
+def _images_in(folder: str, recursive: bool) -> list[str]:
+    if not recursive:
+        return sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                      if _is_image(f) and os.path.isfile(os.path.join(folder, f)))
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found.extend(os.path.join(dirpath, f) for f in filenames if _is_image(f))
+    return sorted(found)
+
+
+def _class_folders(folder: str) -> dict[str, list[str]]:
+    """{class name: sorted image paths} for the sub-folders of `folder` holding images."""
+    classes = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.startswith(".") or not os.path.isdir(path):
+            continue
+        images = _images_in(path, recursive=True)
+        if images:
+            classes[name] = images
+    return classes
+
+
+class FolderDataModule(TensorDataModule):
+    """Images from `root` (see the module docstring for the layouts)."""
+
+    name = "folder"
+    bounded = True
+
+    def __init__(self, root: str | None = None, size: int = 32, channels: int = 3,
+                 test_fraction: float = 0.2, **kwargs):
+        super().__init__(**kwargs)
+        if root is None or str(root) in ("", "???"):
+            raise ConfigError("data.root is not set; pass data.root=DIR, a folder with one "
+                              "sub-folder of images per class")
+        if channels not in (1, 3):
+            raise ConfigError(f"data.channels={channels!r} must be 1 (greyscale) or 3 (RGB)")
+        if int(size) != size or size < 1:
+            raise ConfigError(f"data.size={size!r} must be a positive integer")
+        if not 0.0 < float(test_fraction) < 1.0:
+            raise ConfigError(f"data.test_fraction={test_fraction!r} must be in (0, 1) (used "
+                              f"when root has no train/ and test/ sub-folders)")
+        self.root = os.path.abspath(os.path.expanduser(str(root)))
+        self.size, self.channels = int(size), int(channels)
+        self.test_fraction = float(test_fraction)
+        self.classes: tuple[str, ...] = ()
+        self.num_classes = 0
+
+    # -- discovery ----------------------------------------------------------------------
+    def _hint(self) -> str:
+        return (f"expected {self.root}/<class>/*.png|jpg|jpeg, or train/<class>/... and "
+                f"test/<class>/...; pass data.root=DIR")
+
+    def _scan(self, folder: str) -> dict[str, list[str]]:
+        classes = _class_folders(folder)
+        if classes:
+            return classes
+        loose = _images_in(folder, recursive=False)
+        return {"": loose} if loose else {}  # "" = unlabelled
+
+    def prepare_data(self) -> None:
+        if not os.path.isdir(self.root):
+            raise ConfigError(f"folder: data.root={self.root} does not exist or is not a "
+                              f"directory; {self._hint()}")
+
+    def _discover(self):
+        """(train {class: paths}, test {class: paths} or None when the split is ours)."""
+        self.prepare_data()
+        train_dir, test_dir = os.path.join(self.root, "train"), os.path.join(self.root, "test")
+        has_train, has_test = os.path.isdir(train_dir), os.path.isdir(test_dir)
+        if has_train and has_test:
+            train, test = self._scan(train_dir), self._scan(test_dir)
+            for split, found, where in (("train", train, train_dir), ("test", test, test_dir)):
+                if not found:
+                    raise ConfigError(f"folder: no .png/.jpg/.jpeg images in {where}; "
+                                      f"{self._hint()}")
+            if ("" in train) != ("" in test):
+                raise ConfigError(f"folder: one of {train_dir} and {test_dir} has class "
+                                  f"sub-folders and the other not; use the same layout in both")
+            return train, test
+        if has_train != has_test:
+            present, absent = (train_dir, test_dir) if has_train else (test_dir, train_dir)
+            raise ConfigError(f"folder: found {present} but not {absent}; provide both, or "
+                              f"rename it to use the one-folder-per-class layout")
+        found = self._scan(self.root)
+        if not found:
+            raise ConfigError(f"folder: no .png/.jpg/.jpeg images in {self.root}; {self._hint()}")
+        return found, None
+
+    # -- loading ------------------------------------------------------------------------
+    def _read(self, paths: list[str]) -> torch.Tensor:
+        from PIL import Image  # imported lazily: only this module needs it
+
+        mode, size = ("RGB" if self.channels == 3 else "L"), self.size
+        out = np.empty((len(paths), size, size, self.channels), dtype=np.uint8)
+
+        def read(i: int) -> None:
+            try:
+                with Image.open(paths[i]) as im:
+                    im.draft(mode, (size, size))  # JPEG: decode at reduced scale when possible
+                    im = im.convert(mode)
+                    if im.size != (size, size):
+                        im = im.resize((size, size), Image.BILINEAR)
+                    out[i] = np.asarray(im, dtype=np.uint8).reshape(size, size, self.channels)
+            except (OSError, ValueError, SyntaxError) as e:
+                raise ConfigError(f"folder: cannot read image {paths[i]} ({type(e).__name__}: "
+                                  f"{' '.join(str(e).split())}); fix or remove it") from None
+
+        workers = min(8, 2 * (os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(read, range(len(paths)), chunksize=64))
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(torch.float32).div_(255.0)
+
+    def _flatten(self, found: dict[str, list[str]], index: dict[str, int]):
+        paths = [p for name in found for p in found[name]]
+        labels = [index.get(name, -1) for name in found for _ in found[name]]
+        return paths, torch.tensor(labels, dtype=torch.int64)
+
+    def load(self):
+        train, test = self._discover()
+        names = sorted(set(train) | set(test or {}))
+        names = [n for n in names if n != ""]
+        self.classes, self.num_classes = tuple(names), len(names)
+        index = {n: i for i, n in enumerate(names)}
+        train_paths, train_y = self._flatten(train, index)
+        if test is not None:
+            test_paths, test_y = self._flatten(test, index)
+            return self._read(train_paths), train_y, self._read(test_paths), test_y
+        n = len(train_paths)
+        n_test = int(round(n * self.test_fraction))
+        if n_test < 1 or n - n_test < 1:
+            raise ConfigError(f"folder: {n} image(s) in {self.root} cannot be split with "
+                              f"test_fraction={self.test_fraction}; add images or change "
+                              f"data.test_fraction")
+        x = self._read(train_paths)
+        # a stream distinct from the base class's train/val permutation (which uses `seed`)
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + 1) % (2 ** 63))
+        perm = torch.randperm(n, generator=g)
+        test_idx, train_idx = perm[:n_test], perm[n_test:]
+        return x[train_idx], train_y[train_idx], x[test_idx], train_y[test_idx]

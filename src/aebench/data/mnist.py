@@ -1,0 +1,172 @@
+"""MNIST read directly from the IDX files, without checksum checks.
+
+Layout (torchvision's): `root/MNIST/raw/{train,t10k}-images-idx3-ubyte` and
+`{train,t10k}-labels-idx1-ubyte`; the plain files are used when present, else the `.gz` ones.
+Missing files are downloaded with torchvision when `download=True` and a mirror answers;
+otherwise a one-line ConfigError.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import torch
+
+from aebench.data.base import TensorDataModule
+from aebench.errors import ConfigError
+
+FOLDER = os.path.join("MNIST", "raw")
+FILES = {  # (split, kind) -> file name without .gz
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+DEFAULT_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+_STALL_TIMEOUT = 30.0  # seconds without data before a download is given up
+
+
+def _unreachable(url: str, timeout: float = 2.0) -> str | None:
+    """None when a HEAD request to `url` gets any HTTP answer within `timeout` s, else why not.
+
+    torchvision's download sets no timeout and would hang where packets are dropped, so we
+    probe first, in a thread so that a slow DNS lookup cannot block either (proxies from the
+    environment are used, as for the download itself).
+    """
+    result: list = []
+
+    def probe():
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+            result.append(None)
+        except urllib.error.HTTPError:  # the server answered: reachable
+            result.append(None)
+        except (OSError, ValueError) as e:  # URLError, timeouts, TLS errors
+            result.append(f"{urllib.parse.urlsplit(url).netloc} unreachable: {_one_line(e)}")
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout + 1.0)
+    return result[0] if result else f"{urllib.parse.urlsplit(url).netloc} did not answer in {timeout:.0f} s"
+
+
+def _download(fn) -> str | None:
+    """Run torchvision's download `fn`; None on success, else a one-line reason.
+
+    A socket timeout is set meanwhile so that a stalled transfer fails instead of hanging.
+    """
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(_STALL_TIMEOUT)
+    try:
+        fn()
+    except Exception as e:  # network, disk, corrupt archive: all end the same way
+        return _one_line(e)
+    finally:
+        socket.setdefaulttimeout(previous)
+    return None
+
+
+def _one_line(e: Exception, limit: int = 200) -> str:
+    text = " ".join(str(e).split())
+    text = text if len(text) <= limit else text[:limit - 3] + "..."
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Read an IDX file (plain or gzip, by its `.gz` suffix) of unsigned bytes."""
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+        if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+            raise ValueError("not an IDX file of unsigned bytes (bad magic number)")
+        ndim = raw[3]
+        dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+        offset = 4 + 4 * ndim
+        if len(raw) - offset != int(np.prod(dims)):
+            raise ValueError(f"header says {dims} but the file holds {len(raw) - offset} bytes")
+        return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+    except (OSError, EOFError, ValueError) as e:
+        raise ConfigError(f"mnist: cannot read {path} ({_one_line(e)}); expected an MNIST IDX "
+                          f"file (plain or .gz)") from None
+
+
+class MNISTDataModule(TensorDataModule):
+    """MNIST: train (60,000, split into train/val by the base class) and test (10,000).
+
+    Items are (1, 28, 28) float32 in [0, 1]; labels 0..9.
+    """
+
+    name = "mnist"
+    bounded = True
+    num_classes = 10
+    classes = tuple(str(i) for i in range(10))
+
+    def __init__(self, root: str = "data", download: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.root = os.path.abspath(os.path.expanduser(str(root)))
+        self.download = bool(download)
+
+    @property
+    def folder(self) -> str:
+        return os.path.join(self.root, FOLDER)
+
+    def _path(self, name: str) -> str | None:
+        """The plain file if present, else the .gz one, else None."""
+        for candidate in (name, name + ".gz"):
+            path = os.path.join(self.folder, candidate)
+            if os.path.isfile(path):
+                return path
+        return None
+
+    def _missing(self) -> list[str]:
+        return [n for n in FILES.values() if self._path(n) is None]
+
+    def prepare_data(self) -> None:
+        missing = self._missing()
+        if not missing:
+            return
+        how = (f"put the four IDX files ({', '.join(FILES.values())}, plain or .gz) in "
+               f"{self.folder} or pass data.root=DIR (the folder that contains {FOLDER}/)")
+        if not self.download:
+            raise ConfigError(f"mnist: {', '.join(missing)} not found in {self.folder} and "
+                              f"data.download=false; {how}")
+        import torchvision  # only needed to download
+
+        mirrors = getattr(torchvision.datasets.MNIST, "mirrors", DEFAULT_MIRRORS)
+        reasons = []
+        for mirror in mirrors:  # stop at the first mirror that answers
+            reasons.append(_unreachable(mirror))
+            if reasons[-1] is None:
+                break
+        reason = None if reasons[-1] is None else "; ".join(reasons)
+        if reason is None:
+            reason = _download(lambda: torchvision.datasets.MNIST(self.root, train=True, download=True))
+            if reason is None:
+                missing = self._missing()
+                reason = None if not missing else f"{', '.join(missing)} still missing after download"
+        if reason is not None:
+            raise ConfigError(f"mnist: data not found in {self.folder} and download failed "
+                              f"({reason}); {how}")
+
+    def _split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        images = read_idx(self._path(FILES[split, "images"]))
+        labels = read_idx(self._path(FILES[split, "labels"]))
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise ConfigError(
+                f"mnist: {split} images {images.shape} and labels {labels.shape} in {self.folder} "
+                f"do not match; expected (N, H, W) images and (N,) labels")
+        x = torch.from_numpy(images.copy()).to(torch.float32).div_(255.0).unsqueeze(1)
+        return x, torch.from_numpy(labels.astype(np.int64))
+
+    def load(self):
+        self.prepare_data()  # no-op when the files are there; lets load() work without Lightning
+        train_x, train_y = self._split("train")
+        test_x, test_y = self._split("test")
+        return train_x, train_y, test_x, test_y
