@@ -97,6 +97,7 @@ def test_multirun_sweeps_latent_into_separate_jobs_and_wandb_runs(run_cli, tmp_p
     (["model=transformer"], "model=transformer"),
     (["-m", "data=shapes,imagenet"], "data=imagenet"),
     (["data=cifar10", "data.root=nowhere", "data.download=false"], "nowhere"),
+    (["model=cnn", "loss=bce", *FAST_SHAPES], "out_activation=sigmoid"),
 ])
 def test_user_errors_are_one_line_before_training(run_cli, tmp_path, args, names):
     res = run_cli(*args, "logger=csv")

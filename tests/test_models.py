@@ -48,3 +48,36 @@ def test_latent_and_depth_reach_the_network(compose_cfg):
     cfg = compose_cfg("model=lstm", "latent=32", "depth=3")
     net = instantiate(cfg.model.net, input_shape=(3, 32, 32), bounded=True)
     assert net.code_size == 32 and net.encoder.num_layers == 3 and net.decoder.num_layers == 3
+
+
+def test_default_cnn_learns_mostly_black_images_instead_of_collapsing(compose_cfg):
+    """MNIST-like data (dark background, thin bright strokes) must not drive every output to 0."""
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    x = torch.zeros(256, 1, 28, 28)
+    for i, (r, c) in enumerate(torch.randint(4, 20, (256, 2), generator=g).tolist()):
+        x[i, 0, r:r + 6, c:c + 2] = 1.0
+        x[i, 0, r + 2:r + 4, c:c + 6] = 0.8
+    cfg = compose_cfg("model=cnn", "latent=8", "depth=2")
+    net = instantiate(cfg.model.net, input_shape=(1, 28, 28), bounded=True)
+    opt = instantiate(cfg.model.optimizer)(net.parameters())
+    for _ in range(60):
+        b = x[torch.randint(0, len(x), (64,), generator=g)]
+        loss = ((net(b) - b) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        mse = ((net(x).clamp(0, 1) - x) ** 2).mean()
+    assert mse < 0.5 * (x ** 2).mean()  # all-black output scores (x**2).mean()
+
+
+@pytest.mark.parametrize("name,target,degradation", [
+    ("cifar10_lstm_blur", "aebench.data.cifar10.CIFAR10DataModule", "aebench.degradations.Blur"),
+    ("mnist_cnn_recon", "aebench.data.mnist.MNISTDataModule", "aebench.degradations.Identity"),
+])
+def test_experiment_presets_select_their_groups_and_still_take_overrides(compose_cfg, name, target,
+                                                                         degradation):
+    cfg = compose_cfg(f"experiment={name}", "latent=16")
+    assert cfg.data._target_ == target and cfg.degradation._target_ == degradation
+    assert cfg.model.net.latent == 16  # a command-line override beats the preset

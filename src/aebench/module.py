@@ -78,6 +78,12 @@ class AutoencoderModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         x, _, idx = batch
         out = self.net(self.degradation(x, idx, "train"))
+        if self.hparams.loss == "bce" and self.global_step == 0 and batch_idx == 0:
+            lo, hi = out.min().item(), out.max().item()
+            if lo < 0 or hi > 1:
+                raise ConfigError(
+                    f"loss=bce needs outputs in [0, 1], but this network's first outputs span "
+                    f"[{lo:.3g}, {hi:.3g}]: set model.net.out_activation=sigmoid (or use loss=mse)")
         loss = self.loss_fn(out, x)
         if not torch.isfinite(loss):
             raise FloatingPointError(

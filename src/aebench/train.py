@@ -122,7 +122,7 @@ def run(cfg: DictConfig) -> dict:
             if ckpt is not None and ckpt.best_model_score is not None else None,
             degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
             blur=cfg.blur, seed=cfg.seed, overrides=overrides, output_dir=str(out_dir),
-            device=str(module.device), **names)
+            device=str(trainer.strategy.root_device), **names)
         reports.write_json(metrics, out_dir / "metrics.json")
         title = f"{names['model']} on {names['data']} ({degradation.describe()})"
         reports.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
