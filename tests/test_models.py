@@ -75,6 +75,7 @@ def test_default_cnn_learns_mostly_black_images_instead_of_collapsing(compose_cf
 @pytest.mark.parametrize("name,target,degradation", [
     ("cifar10_lstm_blur", "aebench.data.cifar10.CIFAR10DataModule", "aebench.degradations.Blur"),
     ("mnist_cnn_recon", "aebench.data.mnist.MNISTDataModule", "aebench.degradations.Identity"),
+    ("sine_denoise", "aebench.data.sine.SineDataModule", "aebench.degradations.Noise"),
 ])
 def test_experiment_presets_select_their_groups_and_still_take_overrides(compose_cfg, name, target,
                                                                          degradation):

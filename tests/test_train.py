@@ -63,3 +63,31 @@ def test_pca_baseline_keeps_exactly_the_top_components():
     assert torch.allclose(pca3(x), x, atol=1e-4)
     err1 = ((pca1(x) - x) ** 2).sum(1).mean()
     assert abs(err1 - (2.0 ** 2 + 1.0 ** 2)) < 1.0   # only the largest direction is kept
+
+
+def test_recurrent_models_train_with_their_gradient_norm_clipped(compose_cfg):
+    """model=lstm sets grad_clip_norm=1.0: the optimizer only ever sees clipped gradients."""
+    import pytorch_lightning as pl
+
+    seen = []
+
+    class RecordingSGD(torch.optim.SGD):
+        def step(self, closure=None):
+            loss = closure() if closure is not None else None  # Lightning clips inside the closure
+            seen.append(torch.linalg.vector_norm(
+                torch.stack([p.grad.norm() for g in self.param_groups for p in g["params"]])).item())
+            super().step()
+            return loss
+
+    # near-constant sequences of 10..20 (sine peaks): unclipped gradient norms are far above 1
+    cfg = compose_cfg(*TINY[:3], "logger=none", "model=lstm", "data=sine", "data.num_sequences=40",
+                      "data.amp_range=[10,20]", "data.phase_range=[1.5,1.6]", "data.t_end=0.1")
+    dm = instantiate(cfg.data)
+    dm.setup()
+    net = instantiate(cfg.model.net, input_shape=dm.item_shape, bounded=False)
+    module = instantiate(cfg.model, net=net, degradation=instantiate(cfg.degradation),
+                         optimizer=lambda params: RecordingSGD(params, lr=1e-3))
+    assert module.hparams.grad_clip_norm == 1.0
+    pl.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False, limit_val_batches=0, accelerator="cpu").fit(module, dm)
+    assert len(seen) == 3 and max(seen) <= 1.0 + 1e-4

@@ -28,10 +28,13 @@ LOSSES = {
 
 class AutoencoderModule(pl.LightningModule):
     def __init__(self, net: nn.Module, degradation, optimizer, loss: str = "mse",
-                 num_examples: int = 8):
+                 grad_clip_norm: float | None = None, num_examples: int = 8):
         super().__init__()
         if loss not in LOSSES:
             raise ConfigError(f"loss={loss!r} is not accepted; choose one of: {', '.join(LOSSES)}")
+        if grad_clip_norm is not None and not (isinstance(grad_clip_norm, (int, float))
+                                               and grad_clip_norm > 0):
+            raise ConfigError(f"model.grad_clip_norm={grad_clip_norm!r} must be a number > 0 or null")
         self.save_hyperparameters(ignore=["net", "degradation", "optimizer"])
         self.net = net
         self.degradation = degradation
@@ -63,6 +66,13 @@ class AutoencoderModule(pl.LightningModule):
 
     def configure_optimizers(self):
         return self.optimizer_factory(self.net.parameters())
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None,
+                                    gradient_clip_algorithm=None):
+        """The model config's `grad_clip_norm` applies unless the trainer sets its own clipping."""
+        if gradient_clip_val is None and self.hparams.grad_clip_norm:
+            gradient_clip_val, gradient_clip_algorithm = self.hparams.grad_clip_norm, "norm"
+        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     # -- training -------------------------------------------------------------------------
     def on_fit_start(self) -> None:
