@@ -35,6 +35,7 @@ class PCABaseline(nn.Module):
         self.name = f"pca{self.k}"
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("components", torch.zeros(dim, self.k))
+        self.register_buffer("fitted", torch.tensor(False))  # restored with a checkpoint
 
     @torch.no_grad()
     def fit(self, loader) -> None:
@@ -50,6 +51,7 @@ class PCABaseline(nn.Module):
         _, vecs = torch.linalg.eigh(cov)  # ascending eigenvalues
         self.mean.copy_(mean.float())
         self.components.copy_(vecs[:, -self.k:].flip(1).float())
+        self.fitted.fill_(True)
 
     def forward(self, degraded: torch.Tensor) -> torch.Tensor:
         x = degraded.flatten(1) - self.mean

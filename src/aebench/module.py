@@ -75,8 +75,9 @@ class AutoencoderModule(pl.LightningModule):
         self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     # -- training -------------------------------------------------------------------------
-    def on_fit_start(self) -> None:
-        if isinstance(self.baseline, PCABaseline):
+    def setup(self, stage: str) -> None:
+        # before fit, or before test when there is no training (non-learned rows)
+        if isinstance(self.baseline, PCABaseline) and not self.baseline.fitted:
             self.baseline.fit(self.trainer.datamodule.train_dataloader())
 
     def on_train_batch_start(self, batch, batch_idx):
@@ -85,21 +86,28 @@ class AutoencoderModule(pl.LightningModule):
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.train_step_seconds += time.perf_counter() - self._t0
 
+    def training_loss(self, degraded: torch.Tensor, x: torch.Tensor):
+        """(loss, output, extra terms to log as train/<name>); override where the objective differs."""
+        out = self.net(degraded)
+        return self.loss_fn(out, x), out, {}
+
     def training_step(self, batch, batch_idx):
         x, _, idx = batch
-        out = self.net(self.degradation(x, idx, "train"))
+        loss, out, terms = self.training_loss(self.degradation(x, idx, "train"), x)
         if self.hparams.loss == "bce" and self.global_step == 0 and batch_idx == 0:
             lo, hi = out.min().item(), out.max().item()
             if lo < 0 or hi > 1:
                 raise ConfigError(
                     f"loss=bce needs outputs in [0, 1], but this network's first outputs span "
                     f"[{lo:.3g}, {hi:.3g}]: set model.net.out_activation=sigmoid (or use loss=mse)")
-        loss = self.loss_fn(out, x)
         if not torch.isfinite(loss):
+            detail = "".join(f", {k} {v.item():.4g}" for k, v in terms.items())
             raise FloatingPointError(
-                f"training loss became {loss.item()} at step {self.global_step}; "
+                f"training loss became {loss.item()} at step {self.global_step}{detail}; "
                 "the learning rate may be too high (try lr=1e-4)")
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(x))
+        for name, value in terms.items():
+            self.log(f"train/{name}", value, on_step=True, on_epoch=True, batch_size=len(x))
         self.train_items += len(x)
         return loss
 

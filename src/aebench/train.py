@@ -47,6 +47,19 @@ def build(node, **kwargs):
         raise cause from None
 
 
+def tune(net, datamodule, degradation, n: int = 500) -> dict | None:
+    """Let a network without trainable parameters pick its settings on `n` training items."""
+    if not hasattr(net, "tune"):
+        return None
+    import torch
+
+    clean = datamodule.train_x[:n]
+    degraded = degradation(clean, torch.arange(len(clean)), "tune")
+    info = net.tune(clean, degraded)
+    log.info("tuned %s on %d training items: %s", type(net).__name__, len(clean), info)
+    return info
+
+
 def _job_info():
     """(group choices, overrides, W&B group) of the running Hydra job."""
     from hydra.core.hydra_config import HydraConfig
@@ -100,7 +113,11 @@ def run(cfg: DictConfig) -> dict:
     failed = True
     try:
         start = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule)
+        tuned = None
+        if any(p.requires_grad for p in net.parameters()):
+            trainer.fit(module, datamodule=datamodule)
+        else:  # a non-learned row: tuned (if it has knobs) on training items, never trained
+            tuned = tune(net, datamodule, degradation)
         train_seconds = time.perf_counter() - start
         ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
         best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
@@ -122,7 +139,7 @@ def run(cfg: DictConfig) -> dict:
             if ckpt is not None and ckpt.best_model_score is not None else None,
             degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
             blur=cfg.blur, seed=cfg.seed, overrides=overrides, output_dir=str(out_dir),
-            device=str(trainer.strategy.root_device), **names)
+            device=str(trainer.strategy.root_device), tuned=tuned, **names)
         reports.write_json(metrics, out_dir / "metrics.json")
         title = f"{names['model']} on {names['data']} ({degradation.describe()})"
         reports.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
