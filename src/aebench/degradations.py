@@ -97,6 +97,9 @@ class Noise(Degradation):
             raise ConfigError(f"degradation.std={std!r} must be a number > 0")
         super().__init__(noise_std=std, quantize=quantize, clip=clip, eval_seed=eval_seed)
 
+    def describe(self):
+        return super().describe()[len("noise, "):]  # "noise 0.1[, 8-bit]"
+
 
 class Blur(Degradation):
     """Gaussian blur per channel (kernel 2*ceil(3*sigma)+1, reflect padding), then noise, then 8-bit rounding."""
