@@ -18,7 +18,7 @@ def test_report_lists_every_run_best_first_next_to_its_baseline(tmp_path):
             "device": "cpu"}))
     res = subprocess.run([sys.executable, "-m", "aebench.report", str(tmp_path)],
                          capture_output=True, text=True, check=True)
-    rows = [ln for ln in res.stdout.splitlines() if ln.startswith("| m")]
+    rows = res.stdout.splitlines()[2:]
     assert [r.split(" | ")[0] for r in rows] == ["| mb", "| ma"]
     assert "30.25" in rows[0] and "25.54" in rows[0] and "4.71" in rows[0]
     empty = subprocess.run([sys.executable, "-m", "aebench.report", str(tmp_path / "none")],
