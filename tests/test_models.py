@@ -91,3 +91,13 @@ def test_experiment_presets_select_their_groups_and_still_take_overrides(compose
     cfg = compose_cfg(f"experiment={name}", "latent=16")
     assert cfg.data._target_ == target and cfg.degradation._target_ == degradation
     assert cfg.model.net.latent == 16  # a command-line override beats the preset
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
+def test_every_experiment_preset_composes_to_real_classes(compose_cfg, name):
+    from hydra.utils import get_class
+
+    cfg = compose_cfg(f"experiment={name}")
+    for node in (cfg.data, cfg.model, cfg.model.net, cfg.degradation):
+        assert get_class(node._target_)
+    assert cfg.trainer.max_epochs >= 1

@@ -1,0 +1,55 @@
+"""The reports' Keras MNIST convolutional autoencoder with batch normalisation (12,585 in Keras).
+
+Conv(32) + ReLU, BN, MaxPool 2 -> Conv(16) + ReLU, BN, MaxPool 2 -> Conv(latent) + ReLU [the
+code: latent x H/4 x W/4, 8 x 7 x 7 on MNIST] -> Conv(16) + ReLU, BN, Upsample 2 -> Conv(32) +
+ReLU, BN, Upsample 2 -> Conv(C) + sigmoid; all 3x3, 'same'-padded.
+
+Keras counts 12,201 convolution parameters plus 4 per BatchNormalization channel (gamma, beta
+and the non-trainable moving mean and variance: 4 x (32+16+16+32) = 384) = 12,585. PyTorch's
+BatchNorm2d keeps the moving statistics as buffers, not parameters, so it counts 2 x 96 = 192
+fewer: 12,393.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aebench.errors import ConfigError
+from aebench.models._shapes import output_activation, positive_int
+
+
+def _block(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(cout)]
+
+
+class BatchNormConvAutoencoder(nn.Module):
+    def __init__(self, input_shape, bounded: bool = True, latent: int = 8,
+                 out_activation: str = "sigmoid"):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        if len(self.input_shape) != 3:
+            raise ConfigError(f"model=cnn_bn needs images (C, H, W); this data has items of shape "
+                              f"{self.input_shape}: use model=lstm or model=rnn for sequences")
+        latent = positive_int("latent", latent)
+        c, h, w = self.input_shape
+        if h % 4 or w % 4:
+            raise ConfigError(f"model=cnn_bn cannot take {h}x{w} images: it pools twice by 2, so "
+                              f"both sides must divide by 4 (e.g. set data.size)")
+        self.encoder = nn.Sequential(
+            *_block(c, 32), nn.MaxPool2d(2),
+            *_block(32, 16), nn.MaxPool2d(2),
+            nn.Conv2d(16, latent, 3, padding=1), nn.ReLU(inplace=True))
+        self.decoder = nn.Sequential(
+            *_block(latent, 16), nn.Upsample(scale_factor=2, mode="nearest"),
+            *_block(16, 32), nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(32, c, 3, padding=1), output_activation(out_activation, bounded))
+        self.code_size = latent * (h // 4) * (w // 4)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))

@@ -1,0 +1,47 @@
+"""The reports' small Keras CIFAR-10 convolutional autoencoder (11,011 parameters at latent=32).
+
+Conv(32, 3x3) + ReLU -> MaxPool 2 -> Conv(latent, 3x3) + ReLU [the code: latent x H/2 x W/2]
+-> Upsample 2 (nearest) -> Conv(C, 3x3) + sigmoid; all convolutions 'same'-padded. PyTorch
+counts the same parameters as Keras (convolutions have one weight tensor and one bias each).
+The sigmoid is part of the published model; out_activation=identity gives a linear output.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aebench.errors import ConfigError
+from aebench.models._shapes import output_activation, positive_int
+
+
+class SmallConvAutoencoder(nn.Module):
+    def __init__(self, input_shape, bounded: bool = True, latent: int = 32, width: int = 32,
+                 out_activation: str = "sigmoid"):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        if len(self.input_shape) != 3:
+            raise ConfigError(f"model=cnn_small needs images (C, H, W); this data has items of "
+                              f"shape {self.input_shape}: use model=lstm or model=rnn for "
+                              "sequences")
+        latent = positive_int("latent", latent)
+        width = positive_int("model.net.width", width)
+        c, h, w = self.input_shape
+        if h % 2 or w % 2:
+            raise ConfigError(f"model=cnn_small cannot take {h}x{w} images: it pools by 2, so both "
+                              f"sides must be even (e.g. set data.size)")
+        self.encoder = nn.Sequential(
+            nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(width, latent, 3, padding=1), nn.ReLU(inplace=True))
+        self.decoder = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(latent, c, 3, padding=1),
+            output_activation(out_activation, bounded))
+        self.code_size = latent * (h // 2) * (w // 2)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
