@@ -40,7 +40,8 @@ class RecurrentAutoencoder(nn.Module):
         elif len(self.input_shape) == 2:
             self.steps, features = self.input_shape
         else:
-            raise ValueError(f"input_shape={self.input_shape}: expected (C, H, W) or (T, F)")
+            raise ConfigError(f"input_shape={self.input_shape} is not accepted: this model reads "
+                              f"images (C, H, W) or sequences (T, F)")
         rnn = CELLS[cell]
         self.encoder = rnn(features, latent, num_layers=depth, batch_first=True)
         self.decoder = rnn(latent, decoder_hidden, num_layers=depth, batch_first=True)
