@@ -44,3 +44,34 @@ def psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
     """Mean per-image PSNR (data range 1) of `pred` clipped to [0, 1]: what non-learned rows tune on."""
     mse = ((pred.clamp(0, 1) - target) ** 2).flatten(1).mean(1).clamp_min(1e-12)
     return (10 * torch.log10(1 / mse)).mean().item()
+
+
+def image_shape(model: str, input_shape, halvings: int = 0, depth_sets_it: bool = False):
+    """(C, H, W) of `input_shape`, or a one-line ConfigError when `model` cannot take it: items
+    that are not images, or sides that do not divide by 2**halvings (set by `depth` or fixed)."""
+    shape = tuple(input_shape)
+    if len(shape) != 3:
+        raise ConfigError(f"model={model} needs images (C, H, W); this data has items of shape "
+                          f"{shape}: use model=lstm or model=rnn for sequences")
+    c, h, w = shape
+    if h % 2**halvings or w % 2**halvings:
+        if depth_sets_it:
+            ok = max(d for d in range(halvings) if h % 2**d == 0 and w % 2**d == 0)
+            hint = f"use depth <= {ok}" if ok else "give the images even sides (e.g. data.size)"
+            raise ConfigError(f"depth={halvings} is not accepted for model={model} on {h}x{w} "
+                              f"images: the sides must divide by 2**depth; {hint}")
+        raise ConfigError(f"model={model} cannot take {h}x{w} images: it halves them {halvings} "
+                          f"times, so both sides must divide by {2**halvings} (e.g. set data.size)")
+    return c, h, w
+
+
+def rows_shape(input_shape) -> tuple[int, int]:
+    """(steps, features) a row-sequence model reads: H rows of W*C values, or a (T, F) sequence."""
+    shape = tuple(input_shape)
+    if len(shape) == 3:
+        c, h, w = shape
+        return h, w * c
+    if len(shape) == 2:
+        return shape
+    raise ConfigError(f"input_shape={shape} is not accepted: this model reads images (C, H, W) "
+                      f"or sequences (T, F)")

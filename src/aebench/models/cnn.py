@@ -10,8 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.errors import ConfigError
-from aebench.models._shapes import output_activation, positive_int
+from aebench.models._shapes import image_shape, output_activation, positive_int
 
 
 class ConvAutoencoder(nn.Module):
@@ -19,17 +18,9 @@ class ConvAutoencoder(nn.Module):
                  base_channels: int = 32, out_activation: str = "auto"):
         super().__init__()
         self.input_shape = tuple(input_shape)
-        if len(self.input_shape) != 3:
-            raise ConfigError(f"model=cnn needs images (C, H, W); this data has items of shape "
-                              f"{self.input_shape}: use model=lstm or model=rnn for sequences")
         latent = positive_int("latent", latent)
         depth = positive_int("depth", depth)
-        c, h, w = self.input_shape
-        if h % 2**depth or w % 2**depth:
-            ok = max(d for d in range(depth) if h % 2**d == 0 and w % 2**d == 0)
-            hint = f"use depth <= {ok}" if ok else "give the images even sides (e.g. data.size)"
-            raise ConfigError(f"depth={depth} is not accepted for model=cnn on {h}x{w} images: the "
-                              f"sides must divide by 2**depth; {hint}")
+        c, h, w = image_shape("cnn", self.input_shape, depth, depth_sets_it=True)
         widths = [min(base_channels * 2**i, 256) for i in range(depth)]
         down, prev = [], c
         for wd in widths:

@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.errors import ConfigError
-from aebench.models._shapes import output_activation, positive_int
+from aebench.models._shapes import image_shape, output_activation, positive_int
 
 
 def _block(cin: int, cout: int) -> list[nn.Module]:
@@ -27,14 +26,8 @@ class BatchNormConvAutoencoder(nn.Module):
                  out_activation: str = "sigmoid"):
         super().__init__()
         self.input_shape = tuple(input_shape)
-        if len(self.input_shape) != 3:
-            raise ConfigError(f"model=cnn_bn needs images (C, H, W); this data has items of shape "
-                              f"{self.input_shape}: use model=lstm or model=rnn for sequences")
         latent = positive_int("latent", latent)
-        c, h, w = self.input_shape
-        if h % 4 or w % 4:
-            raise ConfigError(f"model=cnn_bn cannot take {h}x{w} images: it pools twice by 2, so "
-                              f"both sides must divide by 4 (e.g. set data.size)")
+        c, h, w = image_shape("cnn_bn", self.input_shape, 2)
         self.encoder = nn.Sequential(
             *_block(c, 32), nn.MaxPool2d(2),
             *_block(32, 16), nn.MaxPool2d(2),

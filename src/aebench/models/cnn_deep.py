@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.errors import ConfigError
-from aebench.models._shapes import output_activation, positive_int
+from aebench.models._shapes import image_shape, output_activation, positive_int
 
 
 class DeepConvAutoencoder(nn.Module):
@@ -20,15 +19,8 @@ class DeepConvAutoencoder(nn.Module):
                  out_activation: str = "sigmoid"):
         super().__init__()
         self.input_shape = tuple(input_shape)
-        if len(self.input_shape) != 3:
-            raise ConfigError(f"model=cnn_deep needs images (C, H, W); this data has items of "
-                              f"shape {self.input_shape}: use model=lstm or model=rnn for "
-                              "sequences")
         latent = positive_int("latent", latent)
-        c, h, w = self.input_shape
-        if h % 4 or w % 4:
-            raise ConfigError(f"model=cnn_deep cannot take {h}x{w} images: it pools twice by 2, so "
-                              f"both sides must divide by 4 (e.g. set data.size)")
+        c, h, w = image_shape("cnn_deep", self.input_shape, 2)
         self.encoder = nn.Sequential(
             nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),

@@ -10,8 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.errors import ConfigError
-from aebench.models._shapes import output_activation, positive_int
+from aebench.models._shapes import image_shape, output_activation, positive_int
 
 
 class SmallConvAutoencoder(nn.Module):
@@ -19,16 +18,9 @@ class SmallConvAutoencoder(nn.Module):
                  out_activation: str = "sigmoid"):
         super().__init__()
         self.input_shape = tuple(input_shape)
-        if len(self.input_shape) != 3:
-            raise ConfigError(f"model=cnn_small needs images (C, H, W); this data has items of "
-                              f"shape {self.input_shape}: use model=lstm or model=rnn for "
-                              "sequences")
         latent = positive_int("latent", latent)
         width = positive_int("model.net.width", width)
-        c, h, w = self.input_shape
-        if h % 2 or w % 2:
-            raise ConfigError(f"model=cnn_small cannot take {h}x{w} images: it pools by 2, so both "
-                              f"sides must be even (e.g. set data.size)")
+        c, h, w = image_shape("cnn_small", self.input_shape, 1)
         self.encoder = nn.Sequential(
             nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
             nn.Conv2d(width, latent, 3, padding=1), nn.ReLU(inplace=True))

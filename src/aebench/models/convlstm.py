@@ -12,8 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.errors import ConfigError
-from aebench.models._shapes import from_rows, output_activation, positive_int, to_rows
+from aebench.models._shapes import from_rows, image_shape, output_activation, positive_int, to_rows
 
 
 class ConvLSTMAutoencoder(nn.Module):
@@ -22,18 +21,11 @@ class ConvLSTMAutoencoder(nn.Module):
                  out_activation: str = "identity"):
         super().__init__()
         self.input_shape = tuple(input_shape)
-        if len(self.input_shape) != 3:
-            raise ConfigError(f"model=convlstm needs images (C, H, W); this data has items of "
-                              f"shape {self.input_shape}: use model=lstm or model=rnn for "
-                              "sequences")
         latent = positive_int("latent", latent)
         depth = positive_int("depth", depth)
         c1 = positive_int("model.net.base_channels", base_channels)
         hidden = positive_int("model.net.decoder_hidden", decoder_hidden)
-        c, h, w = self.input_shape
-        if h % 4 or w % 4:
-            raise ConfigError(f"model=convlstm cannot take {h}x{w} images: it pools twice by 2, so "
-                              f"both sides must divide by 4 (e.g. set data.size)")
+        c, h, w = image_shape("convlstm", self.input_shape, 2)
         c2 = 2 * c1
         self.feature_shape = (c2, h // 4, w // 4)  # the map the LSTMs read and rebuild row by row
         row = c2 * (w // 4)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.models._shapes import from_rows, output_activation, positive_int, to_rows
+from aebench.models._shapes import from_rows, output_activation, positive_int, rows_shape, to_rows
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 
@@ -74,14 +74,7 @@ class KerasLSTMAutoencoder(nn.Module):
         if activation not in ACTIVATIONS:
             raise ConfigError(f"model.net.activation={activation!r} is not accepted; choose one "
                               f"of: " + ", ".join(ACTIVATIONS))
-        if len(self.input_shape) == 3:
-            c, h, w = self.input_shape
-            self.steps, features = h, w * c
-        elif len(self.input_shape) == 2:
-            self.steps, features = self.input_shape
-        else:
-            raise ConfigError(f"input_shape={self.input_shape} is not accepted: this model reads "
-                              f"images (C, H, W) or sequences (T, F)")
+        self.steps, features = rows_shape(self.input_shape)
 
         def layer(n_in: int, n_out: int) -> nn.Module:  # nn.LSTM (fast) where it is the same
             if activation == "tanh":

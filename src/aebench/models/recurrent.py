@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.models._shapes import from_rows, output_activation, positive_int, to_rows
+from aebench.models._shapes import from_rows, output_activation, positive_int, rows_shape, to_rows
 
 CELLS = {"lstm": nn.LSTM, "rnn": nn.RNN, "gru": nn.GRU}
 
@@ -34,14 +34,7 @@ class RecurrentAutoencoder(nn.Module):
         latent = positive_int("latent", latent)
         depth = positive_int("depth", depth)
         decoder_hidden = positive_int("model.net.decoder_hidden", decoder_hidden)
-        if len(self.input_shape) == 3:
-            c, h, w = self.input_shape
-            self.steps, features = h, w * c
-        elif len(self.input_shape) == 2:
-            self.steps, features = self.input_shape
-        else:
-            raise ConfigError(f"input_shape={self.input_shape} is not accepted: this model reads "
-                              f"images (C, H, W) or sequences (T, F)")
+        self.steps, features = rows_shape(self.input_shape)
         rnn = CELLS[cell]
         self.encoder = rnn(features, latent, num_layers=depth, batch_first=True)
         self.decoder = rnn(latent, decoder_hidden, num_layers=depth, batch_first=True)

@@ -24,8 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.errors import ConfigError
-from aebench.models._shapes import from_rows, output_activation, positive_int, to_rows
+from aebench.models._shapes import from_rows, output_activation, positive_int, rows_shape, to_rows
 
 
 class StackedLSTMAutoencoder(nn.Module):
@@ -35,14 +34,7 @@ class StackedLSTMAutoencoder(nn.Module):
         self.input_shape = tuple(input_shape)
         latent = positive_int("latent", latent)
         depth = positive_int("depth", depth)
-        if len(self.input_shape) == 3:
-            c, h, w = self.input_shape
-            self.steps, features = h, w * c
-        elif len(self.input_shape) == 2:
-            self.steps, features = self.input_shape
-        else:
-            raise ConfigError(f"input_shape={self.input_shape} is not accepted: this model reads "
-                              f"images (C, H, W) or sequences (T, F)")
+        self.steps, features = rows_shape(self.input_shape)
         widths = [latent * 2 ** (depth - 1 - i) for i in range(depth)]  # e.g. 128, 64, 32
         self.encoder = self._stack(features, widths)
         self.bottleneck = bool(bottleneck)

@@ -16,8 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.errors import ConfigError
-from aebench.models._shapes import output_activation, positive_int
+from aebench.models._shapes import image_shape, output_activation, positive_int
 
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
@@ -30,18 +29,10 @@ class UNet(nn.Module):
                  base_channels: int = 32, out_activation: str = "identity"):
         super().__init__()
         self.input_shape = tuple(input_shape)
-        if len(self.input_shape) != 3:
-            raise ConfigError(f"model=unet needs images (C, H, W); this data has items of shape "
-                              f"{self.input_shape}: use model=lstm or model=rnn for sequences")
         latent = positive_int("latent", latent)
         depth = positive_int("depth", depth)
         base = positive_int("model.net.base_channels", base_channels)
-        c, h, w = self.input_shape
-        if h % 2**depth or w % 2**depth:
-            ok = max(d for d in range(depth) if h % 2**d == 0 and w % 2**d == 0)
-            hint = f"use depth <= {ok}" if ok else "give the images even sides (e.g. data.size)"
-            raise ConfigError(f"depth={depth} is not accepted for model=unet on {h}x{w} images: "
-                              f"the sides must divide by 2**depth; {hint}")
+        c, h, w = image_shape("unet", self.input_shape, depth, depth_sets_it=True)
         widths = [base * 2**i for i in range(depth)] + [latent]  # channels at levels 0..depth
         self.inc = _double_conv(c, widths[0])
         self.pool = nn.MaxPool2d(2)
