@@ -35,7 +35,11 @@ class PCABaseline(nn.Module):
         self.name = f"pca{self.k}"
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("components", torch.zeros(dim, self.k))
-        self.register_buffer("fitted", torch.tensor(False))  # restored with a checkpoint
+
+    @property
+    def fitted(self) -> bool:
+        """Fitted components are unit vectors, so all-zero ones mean not fitted (or not restored)."""
+        return bool(self.components.any())
 
     @torch.no_grad()
     def fit(self, loader) -> None:
@@ -51,7 +55,6 @@ class PCABaseline(nn.Module):
         _, vecs = torch.linalg.eigh(cov)  # ascending eigenvalues
         self.mean.copy_(mean.float())
         self.components.copy_(vecs[:, -self.k:].flip(1).float())
-        self.fitted.fill_(True)
 
     def forward(self, degraded: torch.Tensor) -> torch.Tensor:
         x = degraded.flatten(1) - self.mean
