@@ -1,9 +1,20 @@
-"""`python -m aebench.report DIR`: every finished run below DIR in one table, best first."""
+"""`python -m aebench.report DIR` and `write_leaderboard`: every trial below DIR in one table,
+best first, next to its baseline; a sweep also gets leaderboard.md/.csv and plots."""
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
+
+from aebench.report import write_leaderboard
+
+
+def _trial(folder, overrides, metrics=None):
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    if metrics is not None:
+        (folder / "metrics.json").write_text(json.dumps({"overrides": overrides, **metrics}))
 
 
 def test_report_lists_every_run_best_first_next_to_its_baseline(tmp_path):
@@ -18,9 +29,54 @@ def test_report_lists_every_run_best_first_next_to_its_baseline(tmp_path):
             "device": "cpu"}))
     res = subprocess.run([sys.executable, "-m", "aebench.report", str(tmp_path)],
                          capture_output=True, text=True, check=True)
-    rows = res.stdout.splitlines()[2:]
-    assert [r.split(" | ")[0] for r in rows] == ["| mb", "| ma"]
-    assert "30.25" in rows[0] and "25.54" in rows[0] and "4.71" in rows[0]
+    header, _, *rows = res.stdout.splitlines()
+    cols = [c.strip() for c in header.strip("|").split("|")]
+    cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
+    assert [r[cols.index("model")] for r in cells] == ["mb", "ma"]
+    best = dict(zip(cols, cells[0]))
+    assert (best["PSNR"], best["baseline"], best["baseline PSNR"], best["gain (dB)"]) == (
+        "30.25", "input", "25.54", "+4.71")
+    assert (tmp_path / "leaderboard.md").exists() and "leaderboard.md" in res.stderr
     empty = subprocess.run([sys.executable, "-m", "aebench.report", str(tmp_path / "none")],
                            capture_output=True, text=True)
     assert empty.returncode != 0 and "no metrics.json" in empty.stderr
+
+
+def test_sweep_leaderboard_orders_ok_failed_unfinished_and_plots_the_varying_knobs(tmp_path):
+    sweep = tmp_path / "multirun" / "2026-11-23" / "10-00-00-123456"
+    common = {"model": "lstm", "data": "cifar10", "degradation": "blur", "depth": 1,
+              "baseline": "input", "epochs": 1, "device": "cpu", "params": 1000,
+              "train_seconds": 2.0, "test_ssim": 0.7, "test_mse": 0.01, "baseline_ssim": 0.8}
+    psnrs = {(16, 1.0): 24.0, (16, 2.0): 22.0, (64, 1.0): 27.0, (64, 2.0): 23.0}
+    for job, ((latent, blur), psnr) in enumerate(psnrs.items()):
+        base = 25.0 if blur == 1.0 else 21.0
+        _trial(sweep / str(job), [f"latent={latent}", f"blur={blur}"], {
+            **common, "latent": latent, "blur": blur, "code_size": latent, "test_psnr": psnr,
+            "baseline_psnr": base, "baseline_mse": 0.02, "psnr_gain": psnr - base,
+            "degradation_detail": f"blur {blur:g}, 8-bit"})
+        (sweep / str(job) / "wandb" / "run").mkdir(parents=True)  # not a trial of its own
+        (sweep / str(job) / "wandb" / "run" / "metrics.json").write_text("{}")
+    _trial(sweep / "4", ["latent=8", "loss=bce"], {
+        "status": "failed", "model": "lstm", "data": "cifar10", "degradation": "blur",
+        "latent": 8, "depth": 1, "blur": 1.0, "error": "ConfigError: loss=bce | needs [0, 1]",
+        "error_file": str(sweep / "4" / "error.txt")})
+    _trial(sweep / "5", ["latent=128", "blur=1.0"])  # started, never ended
+
+    out = write_leaderboard(sweep)
+
+    assert {k: out[k] for k in ("trials", "ok", "failed", "unfinished")} == {
+        "trials": 6, "ok": 4, "failed": 1, "unfinished": 1}
+    md = out["markdown"].read_text()
+    assert "6 trials: 4 ok, 1 failed, 1 unfinished" in md
+    rows = [r for r in md.splitlines() if r.startswith("| ")][2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| 2", "| 0", "| 3", "| 1", "| 4", "| 5"]
+    assert "ConfigError: loss=bce \\| needs [0, 1]" in rows[4] and "failed" in rows[4]
+    assert "latent=128 blur=1.0" in rows[5] and "unfinished" in rows[5]
+    with open(out["csv"], newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["trial"] for r in table] == ["2", "0", "3", "1", "4", "5"]
+    assert table[0]["PSNR"] == "27.0" and table[0]["gain (dB)"] == "2.0"
+    assert table[4]["error"].startswith("ConfigError") and table[5]["PSNR"] == ""
+    assert [p.name for p in out["plots"]] == ["psnr_vs_latent.png", "psnr_vs_blur.png"]
+    assert all(p.stat().st_size > 10_000 for p in out["plots"])
+    assert not (sweep / "psnr_vs_depth.png").exists()

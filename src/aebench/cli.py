@@ -35,25 +35,79 @@ def check_group_choices(args: list[str]) -> None:
                 fail(f"{key}={choice} is not an option; choose one of: {', '.join(options)}")
 
 
+def check_sweep_args(args: list[str]) -> list[str]:
+    """Multirun only: refuse DDP, and pin the sweep folder to one absolute, unique path.
+
+    The folder is decided here, once, so that trials on Ray workers, SLURM nodes or submitit
+    processes all write below the same absolute path, and two sweeps started in the same
+    second (even the same millisecond) never share a folder.
+    """
+    if not ({"-m", "--multirun"} & set(args)) and not any(
+            a.startswith("hparams_search=") for a in args):
+        return args
+    for arg in args:
+        key, _, value = arg.partition("=")
+        key = key.lstrip("+~")
+        if (key == "trainer" and "ddp" in value.split(",")) or (
+                key == "trainer.strategy" and "ddp" in value):
+            fail(f"{arg} cannot run inside a multirun (-m): DDP starts a process per GPU, which "
+                 "hangs or duplicates trials under a sweep launcher. Run DDP as a single job "
+                 "(python -m aebench trainer=ddp), or sweep with hydra/launcher=parallel to put "
+                 "one trial on each GPU")
+    if any(a.lstrip("+~").startswith("hydra.sweep.dir=") for a in args):
+        return args
+    import datetime
+    import os
+
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d/%H-%M-%S-%f")
+    sweep_dir = Path.cwd() / "multirun" / stamp
+    while sweep_dir.exists():  # a second sweep in the same microsecond
+        sweep_dir = sweep_dir.with_name(sweep_dir.name + f"-{os.getpid()}")
+    sweep_dir.parent.parent.mkdir(parents=True, exist_ok=True)  # multirun/: Optuna's study lives there
+    return [*args, f"hydra.sweep.dir={sweep_dir}"]
+
+
 def fail(message: str, code: int = 2):
     print(f"aebench: error: {message}", file=sys.stderr)
     sys.exit(code)
 
 
+def job(cfg):
+    """Hydra's task function (module level, so that Ray and submitit can ship it to workers).
+
+    A single run raises (user errors: one line, exit 2); a sweep trial records its failure in
+    its folder and returns NaN, so the other trials go on.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from aebench.errors import ConfigError
+    from aebench.sweep import objective, run_trial
+    from aebench.train import run
+
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return run_trial(cfg)
+    try:
+        metrics = run(cfg)
+    except ConfigError as err:
+        fail(str(err))
+    return objective(cfg, metrics)
+
+
 def main() -> None:
-    check_group_choices(sys.argv[1:])
+    args = sys.argv[1:]
+    check_group_choices(args)
+    sys.argv[1:] = check_sweep_args(args)
+    import os
+
+    # Ray, when a sweep uses it: no usage reporting, no token for a local cluster
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # optuna 2.10 on SQLAlchemy 1.4
     import hydra
-    from omegaconf import DictConfig
 
-    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-    def _job(cfg: DictConfig):
-        from aebench.errors import ConfigError
-        from aebench.train import run
+    from aebench import sweep
 
-        try:
-            metrics = run(cfg)
-        except ConfigError as err:
-            fail(str(err))
-        return metrics.get("test_psnr", -metrics.get("test_mse", float("nan")))
-
-    _job()
+    hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(job)()
+    if sweep.LAST_SWEEP:  # a multirun ended: exit status = trials without results
+        sys.exit(min(sweep.failed_trials(), 255))

@@ -1,57 +1,373 @@
-"""Collect finished runs into one table: `python -m aebench.report DIR [DIR ...]`.
+"""Sweep leaderboard: every trial below one or more folders in one table, plus plots.
 
-Finds every metrics.json below the given folders and prints a markdown table, one row per run
-(sorted by test PSNR, or by test MSE for sequences), each next to its baseline.
+    python -m aebench.report DIR [DIR ...] [--out OUT]
+
+prints the leaderboard as a markdown table on stdout and writes, into OUT (default: the first
+DIR), `leaderboard.md`, `leaderboard.csv` and the plots `psnr_vs_latent.png`,
+`psnr_vs_depth.png`, `psnr_vs_blur.png` (`mse_vs_*.png` for data without PSNR, e.g. sine), one
+for each of those knobs that takes at least two values among the finished trials.
+
+From Python (a Hydra callback calls this at the end of every multirun):
+
+    from aebench.report import write_leaderboard
+    write_leaderboard("multirun/2026-11-23/10-00-00-123456")   # -> {"markdown": Path, ...}
+
+A trial is a folder holding `metrics.json` (written when the run ends; `status` is "ok" or
+"failed", missing means "ok") or only `.hydra/overrides.yaml` (written when it starts: the trial
+is still running or was killed, and is listed as "unfinished"). Rows: finished trials best first
+(highest test PSNR; lowest test MSE for data without PSNR), then failed ones with their one-line
+error, then unfinished ones. Each row shows the trial's baseline and the gain over it.
+
+This module imports neither torch, Lightning nor Hydra, so it runs anywhere the results are.
 """
 from __future__ import annotations
 
+import argparse
+import csv
 import json
+import math
+import os
+import re
 import sys
 from pathlib import Path
 
-COLUMNS = ("model", "data", "degradation", "epochs", "time (s)", "params", "code size",
-           "MSE", "PSNR", "SSIM", "baseline", "baseline MSE", "baseline PSNR", "baseline SSIM",
-           "gain (dB)", "device")
+import yaml
+
+KNOBS = ("latent", "depth", "blur")
+SKIP_DIRS = {".hydra", "wandb", "checkpoints", "csv"}
+STATUS_ORDER = {"ok": 0, "failed": 1, "unfinished": 2}
+BASELINE_LABELS = {"input": "input as is", "pca": "PCA, same code size"}
+
+# (header, key in the trial dict, markdown format); the CSV has the same columns, raw values.
+COLUMNS = (
+    ("trial", "trial", None),
+    ("overrides", "overrides", None),
+    ("model", "model", None),
+    ("data", "data", None),
+    ("degradation", "degradation_detail", None),
+    ("latent", "latent", None),
+    ("depth", "depth", None),
+    ("blur", "blur", "g"),
+    ("PSNR", "test_psnr", ".2f"),
+    ("SSIM", "test_ssim", ".3f"),
+    ("MSE", "test_mse", ".5f"),
+    ("baseline", "baseline", None),
+    ("baseline PSNR", "baseline_psnr", ".2f"),
+    ("baseline MSE", "baseline_mse", ".5f"),
+    ("gain (dB)", "psnr_gain", "+.2f"),
+    ("params", "params", ","),
+    ("code size", "code_size", ","),
+    ("time (s)", "train_seconds", ".0f"),
+    ("status", "status", None),
+    ("error", "error", None),
+)
 
 
-def collect(dirs) -> list[dict]:
-    runs = []
+# ----------------------------------------------------------------------------- collecting trials
+
+def _skipped(path: Path, root: Path) -> bool:
+    """True for files inside .hydra/, wandb/, checkpoints/ or csv/ (below the searched root)."""
+    return any(part in SKIP_DIRS for part in path.relative_to(root).parts[:-1])
+
+
+def find_trials(dirs) -> list[Path]:
+    """Trial folders below `dirs`: those holding metrics.json or .hydra/overrides.yaml.
+
+    A folder inside another trial folder (its own logs, say) is not a second trial, and a folder
+    reached from two of `dirs` is listed once.
+    """
+    found = set()
     for d in dirs:
-        for path in sorted(Path(d).rglob("metrics.json")):
-            m = json.loads(path.read_text())
-            m["_path"] = str(path.parent)
-            runs.append(m)
-    return runs
+        root = Path(d).resolve()
+        if not root.is_dir():
+            continue
+        for path in root.rglob("metrics.json"):
+            if not _skipped(path, root):
+                found.add(path.parent)
+        for path in root.rglob("overrides.yaml"):
+            if path.parent.name == ".hydra" and not _skipped(path.parent, root):
+                found.add(path.parent.parent)
+    trials = []
+    for folder in sorted(found, key=lambda p: (len(p.parts), str(p))):
+        if not any(t in folder.parents for t in trials):
+            trials.append(folder)
+    return sorted(trials)
 
 
-def _fmt(v, digits):
-    return "" if v is None else f"{v:.{digits}f}"
+def _parse_value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
-def row(m: dict) -> list[str]:
-    return [str(m.get("model")), str(m.get("data")), m.get("degradation_detail") or "",
-            str(m.get("epochs")), f"{m.get('train_seconds', 0):.0f}", f"{m.get('params', 0):,}",
-            f"{m.get('code_size', 0):,}", _fmt(m.get("test_mse"), 5), _fmt(m.get("test_psnr"), 2),
-            _fmt(m.get("test_ssim"), 3), str(m.get("baseline")), _fmt(m.get("baseline_mse"), 5),
-            _fmt(m.get("baseline_psnr"), 2), _fmt(m.get("baseline_ssim"), 3),
-            _fmt(m.get("psnr_gain"), 2), str(m.get("device"))]
+def _override_dict(overrides) -> dict:
+    """["latent=32", "+foo=bar"] -> {"latent": 32, "foo": "bar"}."""
+    out = {}
+    for item in overrides or []:
+        key, sep, value = str(item).lstrip("+~").partition("=")
+        if sep:
+            out[key] = _parse_value(value)
+    return out
 
 
-def markdown(runs: list[dict]) -> str:
-    runs = sorted(runs, key=lambda m: (-m["test_psnr"]) if "test_psnr" in m else m["test_mse"])
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
-    lines += ["| " + " | ".join(row(m)) + " |" for m in runs]
+def load_trial(folder: Path) -> dict:
+    """One trial as a flat dict: metrics.json's keys plus `dir`, `status` and `overrides`."""
+    overrides_file = folder / ".hydra" / "overrides.yaml"
+    overrides = []
+    if overrides_file.exists():
+        try:
+            overrides = yaml.safe_load(overrides_file.read_text()) or []
+        except (OSError, yaml.YAMLError):
+            pass
+    metrics_file = folder / "metrics.json"
+    try:
+        trial = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
+    except (OSError, json.JSONDecodeError) as e:
+        trial = {"status": "unfinished", "error": f"unreadable metrics.json: {e}"}
+    if trial is None:
+        # Not ended (yet): what the run is can only be read from its overrides.
+        trial = {"status": "unfinished"}
+        for key, value in _override_dict(overrides).items():
+            if key in ("model", "data", "degradation") + KNOBS:
+                trial[key] = value
+    trial.setdefault("status", "ok")
+    if not trial.get("degradation_detail") and trial.get("degradation"):
+        trial["degradation_detail"] = trial["degradation"]  # failed runs have only the group name
+    trial.setdefault("overrides", overrides)
+    trial["dir"] = folder
+    return trial
+
+
+def _sort_key(t: dict):
+    """ok (best first), failed, unfinished; ties in job-number order ("2" before "10")."""
+    rank = STATUS_ORDER.get(t["status"], len(STATUS_ORDER))
+    name = [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", t["trial"])]
+    if t["status"] != "ok":
+        return (rank, 0, 0.0, name)
+    if t.get("test_psnr") is not None:
+        return (rank, 0, -t["test_psnr"], name)
+    if t.get("test_mse") is not None:
+        return (rank, 1, t["test_mse"], name)
+    return (rank, 2, 0.0, name)
+
+
+def collect_trials(dirs) -> list[dict]:
+    """Every trial below `dirs`, in leaderboard order; `trial` is its folder relative to them."""
+    dirs = [Path(d).resolve() for d in dirs]
+    root = dirs[0] if len(dirs) == 1 else Path(os.path.commonpath(dirs))
+    trials = []
+    for folder in find_trials(dirs):
+        t = load_trial(folder)
+        rel = folder.relative_to(root).as_posix() if folder != root else folder.name
+        t["trial"] = rel
+        trials.append(t)
+    common = common_overrides(trials)
+    for t in trials:
+        t["swept"] = [o for o in t["overrides"] if o not in common]
+    return sorted(trials, key=_sort_key)
+
+
+def common_overrides(trials: list[dict]) -> list[str]:
+    """Overrides every trial shares (the sweep's fixed settings), in the first trial's order."""
+    if len(trials) < 2:
+        return []
+    rest = [set(map(str, t.get("overrides") or [])) for t in trials[1:]]
+    return [o for o in map(str, trials[0].get("overrides") or []) if all(o in r for r in rest)]
+
+
+# ----------------------------------------------------------------------------- tables
+
+def _cell(t: dict, key: str, fmt):
+    """Markdown text of one cell."""
+    v = t.get(key)
+    if v is None or v == "":
+        return ""
+    if key == "overrides":  # in the table, only what differs between trials (see heading)
+        v = " ".join(map(str, t.get("swept", v)))
+    elif fmt and isinstance(v, (int, float)) and not isinstance(v, bool):
+        v = format(v, fmt)
+    return " ".join(str(v).split()).replace("|", "\\|")
+
+
+def _raw(t: dict, key: str):
+    """CSV value of one cell: numbers as they are, empty when missing."""
+    v = t.get(key)
+    if v is None:
+        return ""
+    if key == "overrides":
+        return " ".join(map(str, v))
+    return v
+
+
+def markdown(trials: list[dict]) -> str:
+    """The leaderboard as a markdown table (trials in the order given)."""
+    lines = ["| " + " | ".join(h for h, _, _ in COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_cell(t, k, f) for _, k, f in COLUMNS) + " |" for t in trials]
     return "\n".join(lines)
 
 
+def counts(trials: list[dict]) -> dict:
+    n = {s: sum(t["status"] == s for t in trials) for s in STATUS_ORDER}
+    return {"trials": len(trials), **n}
+
+
+def write_csv(trials: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([h for h, _, _ in COLUMNS])
+        for t in trials:
+            w.writerow([_raw(t, k) for _, k, _ in COLUMNS])
+
+
+# ----------------------------------------------------------------------------- plots
+
+def _baseline_label(name) -> str:
+    name = str(name)
+    for prefix, label in BASELINE_LABELS.items():
+        if name == prefix or (prefix == "pca" and name.startswith("pca")):
+            return label
+    return name
+
+
+def _label(head: str, keys: tuple, values: tuple) -> str:
+    return ", ".join([head] + [f"{k}={v}" for k, v in zip(keys, values)])
+
+
+def _mean_by_x(points) -> tuple[list, list]:
+    """[(x, y), ...] -> xs, ys sorted by x, repeated x averaged."""
+    by_x = {}
+    for x, y in points:
+        by_x.setdefault(x, []).append(y)
+    xs = sorted(by_x)
+    return xs, [sum(by_x[x]) / len(by_x[x]) for x in xs]
+
+
+def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
+    """Test PSNR (or MSE) against `knob` for the ok trials, with the baselines dashed.
+
+    One line per model and combination of the other knobs that vary (data and degradation
+    included, when several are in the sweep). Returns None when `knob` takes fewer than 2 values.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [t for t in trials if t["status"] == "ok" and t.get(knob) is not None]
+    metric, base_metric, name, ylabel = "test_psnr", "baseline_psnr", "psnr", "test PSNR (dB)"
+    if not any(t.get(metric) is not None for t in ok):
+        metric, base_metric, name, ylabel = "test_mse", "baseline_mse", "mse", "test MSE"
+    ok = [t for t in ok if t.get(metric) is not None]
+    if len({t[knob] for t in ok}) < 2:
+        return None
+
+    # The other things that vary among these trials tell the lines apart.
+    others = [k for k in ("data", "degradation") + KNOBS
+              if k != knob and len({str(t.get(k)) for t in ok}) > 1]
+    series, baselines = {}, {}
+    for t in ok:
+        rest = tuple(t.get(k) for k in others)
+        series.setdefault((str(t.get("model")), rest), []).append((t[knob], t[metric]))
+        if t.get(base_metric) is not None:
+            key = (_baseline_label(t.get("baseline")), rest)
+            baselines.setdefault(key, {}).setdefault(str(t.get("model")), []).append(
+                (t[knob], t[base_metric]))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, ((model, rest), points) in enumerate(sorted(series.items(), key=str)):
+        xs, ys = _mean_by_x(points)
+        ax.plot(xs, ys, "o-", color=f"C{i % 10}", label=_label(model, others, rest))
+    lines = {}  # dashed baseline lines: (label, xs, ys) -> the `rest` values it stands for
+    for (label, rest), by_model in sorted(baselines.items(), key=str):
+        # A baseline that differs between models at the same x (PCA of each model's code size)
+        # gets one line per model; otherwise one line for all of them.
+        merged = [p for points in by_model.values() for p in points]
+        same = all(len({round(y, 9) for x2, y in merged if x2 == x}) == 1 for x, _ in merged)
+        for model, points in sorted(({"": merged} if same else by_model).items()):
+            xs, ys = _mean_by_x(points)
+            head = f"{label} ({model})" if model else label
+            lines.setdefault((head, tuple(xs), tuple(round(y, 9) for y in ys)), []).append(rest)
+    for (head, xs, ys), rests in lines.items():
+        # Identical lines (the input baseline does not depend on depth, say) are drawn once,
+        # labelled with only the knobs they share.
+        shared = [(k, vals.pop()) for k, vals in
+                  ((k, {r[i] for r in rests}) for i, k in enumerate(others)) if len(vals) == 1]
+        ax.plot(xs, ys, "--", color="0.55", marker=".",
+                label=_label(head, [k for k, _ in shared], [v for _, v in shared]))
+
+    xs = sorted({t[knob] for t in ok})
+    if knob == "latent":
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(xs)
+    ax.set_xticklabels([format(x, "g") for x in xs])
+    ax.minorticks_off()
+    ax.set_xlabel(knob)
+    ax.set_ylabel(ylabel)
+    details = sorted({str(t.get("degradation_detail")) for t in ok})
+    if len(details) > 1:  # "blur 1, 8-bit" and "blur 2, 8-bit": say "blur"
+        details = sorted({str(t.get("degradation")) for t in ok})
+    datas = sorted({str(t.get("data")) for t in ok})
+    ax.set_title(f"{', '.join(datas)} / {', '.join(details)}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(out_dir) / f"{name}_vs_{knob}.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------- entry points
+
+def write_leaderboard(sweep_dir, out_dir=None) -> dict:
+    """Write leaderboard.md, leaderboard.csv and the knob plots for every trial below sweep_dir.
+
+    `sweep_dir` is a folder or a list of folders (all their trials go in one leaderboard);
+    `out_dir` defaults to the (first) sweep folder. Works on partial sweeps: failed and unfinished
+    trials are listed, the plots use the ok trials only (none when there are none).
+    Returns {"markdown": Path, "csv": Path, "plots": [Path, ...], "trials": n, "ok": n,
+    "failed": n, "unfinished": n}.
+    """
+    dirs = [sweep_dir] if isinstance(sweep_dir, (str, os.PathLike)) else list(sweep_dir)
+    out = Path(out_dir if out_dir is not None else dirs[0])
+    out.mkdir(parents=True, exist_ok=True)
+    trials = collect_trials(dirs)
+    n = counts(trials)
+
+    md_path, csv_path = out / "leaderboard.md", out / "leaderboard.csv"
+    where = ", ".join(str(d) for d in dirs)
+    heading = (f"Sweep {where}: {n['trials']} trials: {n['ok']} ok, {n['failed']} failed, "
+               f"{n['unfinished']} unfinished")
+    common = common_overrides(trials)
+    if common:
+        heading += "\n\nEvery trial: `" + " ".join(common) + "`"
+    md_path.write_text(heading + "\n\n" + markdown(trials) + "\n")
+    write_csv(trials, csv_path)
+    plots = [p for knob in KNOBS if (p := plot_knob(trials, knob, out)) is not None]
+    return {"markdown": md_path, "csv": csv_path, "plots": plots, **n}
+
+
 def main(argv=None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        sys.exit("usage: python -m aebench.report DIR [DIR ...]  (folders holding metrics.json files)")
-    runs = collect(argv)
-    if not runs:
-        sys.exit(f"aebench.report: no metrics.json found under {', '.join(argv)}")
-    print(markdown(runs))
+    parser = argparse.ArgumentParser(
+        prog="python -m aebench.report",
+        description="Leaderboard of every trial below DIR(s): a markdown table on stdout, and "
+                    "leaderboard.md, leaderboard.csv and plots written into --out.")
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="sweep or run folders")
+    parser.add_argument("--out", help="where to write the leaderboard files (default: first DIR)")
+    args = parser.parse_args(argv)
+    if not find_trials(args.dirs):
+        sys.exit(f"aebench.report: no metrics.json (or .hydra/overrides.yaml) found under "
+                 f"{', '.join(args.dirs)}")
+    result = write_leaderboard(args.dirs, args.out)
+    print(markdown(collect_trials(args.dirs)))
+    # On stderr, so that stdout stays a clean markdown table (`... > table.md`).
+    files = [result["markdown"], result["csv"]] + result["plots"]
+    print(f"aebench.report: {result['trials']} trials ({result['ok']} ok, {result['failed']} "
+          f"failed, {result['unfinished']} unfinished); wrote {', '.join(f.name for f in files)} "
+          f"to {Path(result['markdown']).parent}", file=sys.stderr)
 
 
 if __name__ == "__main__":

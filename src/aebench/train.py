@@ -129,8 +129,14 @@ def run(cfg: DictConfig) -> dict:
         for key, value in scores.items():
             name = key.split("/", 1)[1]
             metrics[name if name.startswith(("baseline_", "psnr_gain")) else f"test_{name}"] = value
+        # the validation scores of the epoch whose checkpoint was tested (what sweepers optimise)
+        scored = [h for h in module.history if "val/loss" in h]
+        if scored:
+            best_epoch = min(scored, key=lambda h: h["val/loss"])
+            metrics.update({k.replace("/", "_"): v for k, v in best_epoch.items()
+                            if k in ("val/psnr", "val/mse")})
         metrics.update(
-            baseline=module.baseline.name, params=params, code_size=int(net.code_size),
+            status="ok", baseline=module.baseline.name, params=params, code_size=int(net.code_size),
             input_size=int(torch.Size(item_shape).numel()), item_shape=list(item_shape),
             train_seconds=round(train_seconds, 2),
             train_images_per_second=round(module.train_items / max(module.train_step_seconds, 1e-9), 1),

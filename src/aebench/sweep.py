@@ -1,0 +1,136 @@
+"""Multirun sweeps: resources per trial, failed trials recorded, the leaderboard at the end.
+
+Every trial runs through `run_trial`: an exception is written to the trial's folder
+(metrics.json with status "failed", error.txt) instead of stopping the sweep, and
+`LeaderboardCallback` writes leaderboard.md/.csv and plots when the sweep ends; the entry point
+then exits with the number of trials that did not finish.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from aebench.errors import ConfigError
+
+log = logging.getLogger("aebench")
+
+# set by LeaderboardCallback in the launching process; read by the entry point for its exit code
+LAST_SWEEP: dict = {}
+
+
+def trial_threads() -> int | None:
+    """The CPU cores the launcher gave this trial (Ray task resources or SLURM), if any."""
+    try:
+        import ray
+
+        if ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE:
+            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+            if cpus:
+                return max(1, int(cpus))
+    except ImportError:
+        pass
+    if os.environ.get("SLURM_CPUS_PER_TASK"):
+        return int(os.environ["SLURM_CPUS_PER_TASK"])
+    return None
+
+
+# -- one trial --------------------------------------------------------------------------------
+def check_trainer_for_sweep(cfg: DictConfig) -> None:
+    """A trial gets one device: DDP inside a sweep launcher hangs or duplicates trials."""
+    strategy = str(cfg.trainer.get("strategy", "auto"))
+    devices = cfg.trainer.get("devices", 1)
+    many = (isinstance(devices, int) and devices > 1) or (
+        not isinstance(devices, (int, str)) and len(devices) > 1) or devices == -1
+    if "ddp" in strategy or many:
+        raise ConfigError(
+            f"trainer strategy={strategy} devices={devices} cannot run inside a multirun (-m): "
+            "each trial gets one device. Run DDP as a single job (python -m aebench trainer=ddp), "
+            "or sweep with hydra/launcher=parallel to put one trial on each GPU")
+
+
+def _failure(cfg: DictConfig, out_dir: Path, err: BaseException, trial: dict) -> dict:
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    (out_dir / "error.txt").write_text("".join(
+        traceback.format_exception(type(err), err, err.__traceback__)))
+    first = (str(err).strip().splitlines() or [""])[0]
+    return {
+        "status": "failed", "error": f"{type(err).__name__}: {first}",
+        "error_file": str(out_dir / "error.txt"),
+        **{k: hc.runtime.choices.get(k) for k in ("model", "data", "degradation")},
+        "latent": cfg.get("latent"), "depth": cfg.get("depth"), "blur": cfg.get("blur"),
+        "seed": cfg.get("seed"), "overrides": list(hc.overrides.task), "output_dir": str(out_dir),
+        "trial": trial}
+
+
+def run_trial(cfg: DictConfig) -> float | None:
+    """Run one trial of a multirun; never raises. Returns `optimized_metric`, None on failure
+    (Optuna then marks the trial failed and goes on; a NaN would stop its sweeper)."""
+    from aebench.reports import write_json
+    from aebench.train import run
+
+    launch_dir = os.environ.get("AEBENCH_LAUNCH_DIR")  # set by hydra/launcher=ray_cluster
+    if launch_dir and Path(launch_dir).is_dir():
+        os.chdir(launch_dir)  # relative paths (data.root) mean what they meant at the launch
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    threads = trial_threads()
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    trial = {"host": socket.gethostname(), "pid": os.getpid(),
+             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+             "threads": threads, "started": time.time()}
+    try:
+        check_trainer_for_sweep(cfg)
+        metrics = run(cfg)
+    except Exception as err:  # recorded; the other trials go on
+        log.error("trial in %s failed: %s: %s", out_dir, type(err).__name__, err)
+        trial["finished"] = time.time()
+        write_json(_failure(cfg, out_dir, err, trial), out_dir / "metrics.json")
+        return None
+    trial["finished"] = time.time()
+    metrics["trial"] = trial
+    write_json(metrics, out_dir / "metrics.json")
+    return objective(cfg, metrics)
+
+
+def objective(cfg: DictConfig, metrics: dict) -> float | None:
+    """The value a sweeper optimises: `optimized_metric` of metrics.json (None if absent)."""
+    key = cfg.get("optimized_metric") or "test_psnr"
+    value = metrics.get(key)
+    if value is None:
+        log.warning("optimized_metric=%s is not in this run's metrics (it has: %s)", key,
+                    ", ".join(k for k, v in metrics.items() if isinstance(v, float)))
+        return None
+    return float(value)
+
+
+# -- the end of a sweep -----------------------------------------------------------------------
+class LeaderboardCallback(Callback):
+    """Writes the sweep's leaderboard (also after a partial sweep) and counts failed trials."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from aebench.report import write_leaderboard
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        info = write_leaderboard(sweep_dir)
+        LAST_SWEEP.clear()
+        LAST_SWEEP.update(info, sweep_dir=sweep_dir)
+        print(f"aebench: {info['trials']} trials: {info['ok']} ok, {info['failed']} failed, "
+              f"{info['unfinished']} unfinished; leaderboard: {info['markdown']}")
+
+
+def failed_trials() -> int:
+    """Trials of the last sweep that did not finish with results (the entry point's exit code)."""
+    return int(LAST_SWEEP.get("failed", 0)) + int(LAST_SWEEP.get("unfinished", 0))
+
