@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import FAST_SHAPES
+from conftest import FAST_SHAPES, test_env
+from fakedata import write_cifar10
 
 TINY = ["callbacks=none", "latent=4", "+trainer.max_steps=2", "trainer.limit_val_batches=1",
         "trainer.limit_test_batches=1", "trainer.enable_model_summary=false", *FAST_SHAPES]
@@ -72,6 +75,43 @@ def test_gpu_trials_get_one_device_each_never_shared_while_running(run_cli, tmp_
                 assert a["cuda_visible_devices"] != b["cuda_visible_devices"], (a, b)
 
 
+def test_ray_cluster_launcher_sends_trials_to_a_running_cluster(run_cli, tmp_path):
+    """A cluster started elsewhere (its workers live in another folder) runs the trials; results
+    land in this folder's sweep, and a relative data path means what it meant here."""
+    head_dir = tmp_path / "head"
+    head_dir.mkdir()
+    head = subprocess.Popen(
+        [sys.executable, "-c", "import sys, ray; ray.init(num_cpus=2, include_dashboard=False); "
+         "print(ray.get_runtime_context().gcs_address, flush=True); sys.stdin.read()"],
+        cwd=head_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=test_env(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled"))
+    try:
+        address = head.stdout.readline().strip()
+        write_cifar10(tmp_path / "mydata", n_train=40, n_test=16)
+        res = run_cli("-m", "hydra/launcher=ray_cluster", "latent=4,8", "data=cifar10",
+                      "data.root=mydata", "data.batch_size=16", *TINY[:1], *TINY[2:6],
+                      "logger=none", env={"RAY_ADDRESS": address}, timeout=300)
+    finally:
+        head.communicate("", timeout=60)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Connecting to existing Ray cluster" in res.stderr + res.stdout
+    trials = _trials(_sweep_dir(tmp_path))
+    assert [t["status"] for t in trials] == ["ok", "ok"]
+    assert not (head_dir / "multirun").exists()
+
+
+def test_sweep_folders_never_collide(tmp_path, monkeypatch):
+    from aebench.cli import check_sweep_args
+
+    monkeypatch.chdir(tmp_path)
+    seen = set()
+    for _ in range(50):
+        _, sweep_dir = check_sweep_args(["-m", "latent=8,16"])
+        assert sweep_dir.is_absolute() and sweep_dir not in seen
+        sweep_dir.mkdir(parents=True)
+        seen.add(sweep_dir)
+
+
 def test_trial_resources_follow_what_ray_has():
     from hydra_plugins.aebench_launchers.ray_launcher import trial_resources
 
@@ -98,6 +138,15 @@ def test_ddp_inside_a_multirun_is_refused_before_anything_starts(run_cli, tmp_pa
     res = run_cli("-m", "trainer=ddp", "latent=4,8")
     assert res.returncode == 2 and "cannot run inside a multirun" in res.stderr
     assert not (tmp_path / "multirun").exists()
+
+
+def test_slurm_launcher_asks_one_gpu_per_array_task(run_cli):
+    res = run_cli("hydra/launcher=slurm", "--cfg", "hydra")
+    assert res.returncode == 0, res.stderr[-3000:]
+    launcher = res.stdout[res.stdout.index("launcher:"):]
+    for line in ("gpus_per_node: 1", "tasks_per_node: 1", "array_parallelism: 8",
+                 "submitit_launcher.SlurmLauncher"):
+        assert line in launcher
 
 
 def test_submitit_local_runs_a_two_trial_sweep(run_cli, tmp_path):

@@ -35,7 +35,7 @@ def check_group_choices(args: list[str]) -> None:
                 fail(f"{key}={choice} is not an option; choose one of: {', '.join(options)}")
 
 
-def check_sweep_args(args: list[str]) -> list[str]:
+def check_sweep_args(args: list[str]) -> tuple[list[str], Path | None]:
     """Multirun only: refuse DDP, and pin the sweep folder to one absolute, unique path.
 
     The folder is decided here, once, so that trials on Ray workers, SLURM nodes or submitit
@@ -44,7 +44,7 @@ def check_sweep_args(args: list[str]) -> list[str]:
     """
     if not ({"-m", "--multirun"} & set(args)) and not any(
             a.startswith("hparams_search=") for a in args):
-        return args
+        return args, None
     for arg in args:
         key, _, value = arg.partition("=")
         key = key.lstrip("+~")
@@ -54,8 +54,9 @@ def check_sweep_args(args: list[str]) -> list[str]:
                  "hangs or duplicates trials under a sweep launcher. Run DDP as a single job "
                  "(python -m aebench trainer=ddp), or sweep with hydra/launcher=parallel to put "
                  "one trial on each GPU")
-    if any(a.lstrip("+~").startswith("hydra.sweep.dir=") for a in args):
-        return args
+    for arg in args:
+        if arg.lstrip("+~").startswith("hydra.sweep.dir="):
+            return args, Path(arg.split("=", 1)[1]).absolute()
     import datetime
     import os
 
@@ -64,7 +65,9 @@ def check_sweep_args(args: list[str]) -> list[str]:
     while sweep_dir.exists():  # a second sweep in the same microsecond
         sweep_dir = sweep_dir.with_name(sweep_dir.name + f"-{os.getpid()}")
     sweep_dir.parent.parent.mkdir(parents=True, exist_ok=True)  # multirun/: Optuna's study lives there
-    return [*args, f"hydra.sweep.dir={sweep_dir}"]
+    # next to the other overrides: argparse takes them as one run of positional arguments
+    at = next((i for i, a in enumerate(args) if "=" in a and not a.startswith("-")), len(args))
+    return [*args[:at], f"hydra.sweep.dir={sweep_dir}", *args[at:]], sweep_dir
 
 
 def fail(message: str, code: int = 2):
@@ -76,7 +79,7 @@ def job(cfg):
     """Hydra's task function (module level, so that Ray and submitit can ship it to workers).
 
     A single run raises (user errors: one line, exit 2); a sweep trial records its failure in
-    its folder and returns NaN, so the other trials go on.
+    its folder and returns None, so the other trials go on.
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -97,7 +100,7 @@ def job(cfg):
 def main() -> None:
     args = sys.argv[1:]
     check_group_choices(args)
-    sys.argv[1:] = check_sweep_args(args)
+    sys.argv[1:], sweep_dir = check_sweep_args(args)
     import os
 
     # Ray, when a sweep uses it: no usage reporting, no token for a local cluster
@@ -108,6 +111,14 @@ def main() -> None:
 
     from aebench import sweep
 
-    hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(job)()
+    try:
+        hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(job)()
+    except SystemExit:
+        # The sweep itself stopped (a Ray worker killed, an Optuna study without one finished
+        # trial): Hydra has printed why; the leaderboard still shows what the trials left.
+        if sweep_dir is not None and sweep_dir.is_dir() and not sweep.LAST_SWEEP:
+            sweep.LeaderboardCallback().on_multirun_end(sweep_dir=sweep_dir)
+            sys.exit(min(max(sweep.failed_trials(), 1), 255))
+        raise
     if sweep.LAST_SWEEP:  # a multirun ended: exit status = trials without results
         sys.exit(min(sweep.failed_trials(), 255))

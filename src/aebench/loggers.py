@@ -36,8 +36,11 @@ def wandb_mode() -> str:
 
 
 def build_logger(logger_cfg, output_dir: Path, config: dict, name: str, group: str | None,
-                 tags: list[str]):
-    """Instantiate the configured logger (None for logger=none)."""
+                 tags: list[str], job_type: str = "train"):
+    """Instantiate the configured logger (None for logger=none).
+
+    W&B: `group` gathers a sweep's trials, `job_type` (unless the config sets one) and `tags`
+    tell them apart by model / data."""
     from hydra.utils import get_class, instantiate
     from omegaconf import OmegaConf
 
@@ -53,6 +56,7 @@ def build_logger(logger_cfg, output_dir: Path, config: dict, name: str, group: s
         kwargs = OmegaConf.to_container(logger_cfg, resolve=True)
         cls = get_class(kwargs.pop("_target_"))
         kwargs["tags"] = list(tags) + list(kwargs.get("tags") or [])
+        kwargs["job_type"] = kwargs.get("job_type") or job_type
         # `config` is wandb.init's: the whole job config as a plain dict
         return cls(**kwargs, save_dir=str(output_dir), name=name, group=group, config=config,
                    offline=mode == "offline")

@@ -119,10 +119,10 @@ def objective(cfg: DictConfig, metrics: dict) -> float | None:
 class LeaderboardCallback(Callback):
     """Writes the sweep's leaderboard (also after a partial sweep) and counts failed trials."""
 
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+    def on_multirun_end(self, config: DictConfig | None = None, sweep_dir=None, **kwargs) -> None:
         from aebench.report import write_leaderboard
 
-        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir = Path(str(sweep_dir or config.hydra.sweep.dir))
         info = write_leaderboard(sweep_dir)
         LAST_SWEEP.clear()
         LAST_SWEEP.update(info, sweep_dir=sweep_dir)

@@ -105,7 +105,8 @@ def run(cfg: DictConfig) -> dict:
     run_name = "-".join(str(v) for v in names.values()) + (
         "-" + ",".join(overrides) if overrides else "")
     logger = build_logger(cfg.get("logger"), out_dir, OmegaConf.to_container(cfg, resolve=True),
-                          name=run_name[:120], group=group, tags=[str(v) for v in names.values()])
+                          name=run_name[:120], group=group, tags=[str(v) for v in names.values()],
+                          job_type=str(names["model"]))
     callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c]
     trainer = build(cfg.trainer, logger=logger if logger is not None else False,
                     callbacks=callbacks, default_root_dir=str(out_dir))
@@ -146,13 +147,14 @@ def run(cfg: DictConfig) -> dict:
             degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
             blur=cfg.blur, seed=cfg.seed, overrides=overrides, output_dir=str(out_dir),
             device=str(trainer.strategy.root_device), tuned=tuned, **names)
-        reports.write_json(metrics, out_dir / "metrics.json")
-        title = f"{names['model']} on {names['data']} ({degradation.describe()})"
-        reports.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
-        reports.save_loss_curve(module.history, out_dir / "loss_curve.png")
-        if logger is not None and hasattr(logger, "log_image"):
-            logger.log_image(key="reconstructions", images=[str(out_dir / "reconstructions.png")])
-        if trainer.is_global_zero:
+        if trainer.is_global_zero:  # under DDP every rank gets here: one writes the results
+            reports.write_json(metrics, out_dir / "metrics.json")
+            title = f"{names['model']} on {names['data']} ({degradation.describe()})"
+            reports.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
+            reports.save_loss_curve(module.history, out_dir / "loss_curve.png")
+            if logger is not None and hasattr(logger, "log_image"):
+                logger.log_image(key="reconstructions",
+                                 images=[str(out_dir / "reconstructions.png")])
             from rich.console import Console
 
             Console().print(reports.summary_table(metrics))

@@ -11,9 +11,10 @@ Hydra accepts launchers only from the `hydra_plugins` package, hence this file's
 from __future__ import annotations
 
 import logging
+import os
 
 from hydra_plugins.hydra_ray_launcher.ray_launcher import RayLauncher as _PluginRayLauncher
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 log = logging.getLogger("aebench")
 
@@ -35,6 +36,11 @@ class RayLauncher(_PluginRayLauncher):
         init = self.ray_cfg.init
         # the plugin's own default (a small object store: trials return one float each)
         init.setdefault("object_store_memory", 78643200)
+        if init.get("address"):  # a cluster: its workers start elsewhere; trials chdir here
+            with open_dict(init):
+                env = OmegaConf.select(init, "runtime_env.env_vars") or {}
+                OmegaConf.update(init, "runtime_env.env_vars",
+                                 {"AEBENCH_LAUNCH_DIR": os.getcwd(), **env}, force_add=True)
         start_ray(init)
         auto = trial_resources(ray.cluster_resources())
         with open_dict(self.ray_cfg):
