@@ -73,6 +73,11 @@ def test_gpu_trials_get_one_device_each_never_shared_while_running(run_cli, tmp_
         for b in trials[i + 1:]:
             if a["started"] < b["finished"] and b["started"] < a["finished"]:  # ran together
                 assert a["cuda_visible_devices"] != b["cuda_visible_devices"], (a, b)
+    # 4 workers, each reused and keeping its own GPU from trial to trial
+    device_of = {}
+    for t in trials:
+        assert device_of.setdefault(t["pid"], t["cuda_visible_devices"]) == t["cuda_visible_devices"]
+    assert len(device_of) == 4
 
 
 def test_ray_cluster_launcher_sends_trials_to_a_running_cluster(run_cli, tmp_path):
@@ -113,10 +118,24 @@ def test_sweep_folders_never_collide(tmp_path, monkeypatch):
 
 
 def test_trial_resources_follow_what_ray_has():
-    from hydra_plugins.aebench_launchers.ray_launcher import trial_resources
+    from hydra_plugins.aebench_launchers.ray_launcher import pool_size, trial_resources
 
     assert trial_resources({"CPU": 64.0, "GPU": 8.0}) == {"num_gpus": 1, "num_cpus": 8}
     assert trial_resources({"CPU": 2.0}) == {"num_gpus": 0, "num_cpus": 1}
+    assert pool_size({"CPU": 64.0, "GPU": 8.0}, {"num_gpus": 1, "num_cpus": 8}, 20) == 8
+    assert pool_size({"CPU": 16.0}, {"num_gpus": 0, "num_cpus": 4}, 20) == 4
+    assert pool_size({"CPU": 16.0}, {"num_gpus": 0, "num_cpus": 1}, 3) == 3
+
+
+def test_a_trial_whose_process_dies_is_recorded_and_the_sweep_goes_on(run_cli, tmp_path):
+    # the middle trial's worker process exits while building its callbacks (as if OOM-killed)
+    die = "+callbacks.die=choice({},{_target_:os._exit,_args_:[3]},{})"
+    res = run_cli("-m", "hydra/launcher=parallel", "hydra.launcher.ray.init.num_cpus=2", die,
+                  *TINY, "logger=none", timeout=300)
+    assert res.returncode == 1, res.stderr[-3000:]
+    trials = _trials(_sweep_dir(tmp_path))
+    assert [t["status"] for t in trials] == ["ok", "failed", "ok"]
+    assert "worker running this trial died" in trials[1]["error"]
 
 
 def test_a_failing_trial_is_recorded_and_the_others_finish(run_cli, tmp_path):
@@ -138,6 +157,18 @@ def test_ddp_inside_a_multirun_is_refused_before_anything_starts(run_cli, tmp_pa
     res = run_cli("-m", "trainer=ddp", "latent=4,8")
     assert res.returncode == 2 and "cannot run inside a multirun" in res.stderr
     assert not (tmp_path / "multirun").exists()
+
+
+def test_ddp_single_run_uses_two_processes_and_writes_one_result(run_cli, tmp_path):
+    res = run_cli("trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
+                  "trainer.max_epochs=1", "callbacks=none", "latent=4", "logger=none",
+                  *FAST_SHAPES)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in res.stderr + res.stdout
+    runs = list((tmp_path / "outputs").glob("*/*"))
+    assert len(runs) == 1, runs  # rank 1 works in rank 0's folder, writes nothing of its own
+    metrics = json.loads((runs[0] / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["test_psnr"] > 0
 
 
 def test_slurm_launcher_asks_one_gpu_per_array_task(run_cli):

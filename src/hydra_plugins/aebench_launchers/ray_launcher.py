@@ -1,17 +1,28 @@
-"""aebench's Ray launcher: hydra-ray-launcher with each trial's resources decided from what Ray actually has.
+"""aebench's Ray launcher: hydra-ray-launcher's configs, with GPU pinning decided from what Ray
+has and workers that stay alive between trials.
 
-conf/hydra/launcher/parallel.yaml (and ray_cluster.yaml) name `RayLauncher` below. With
-`remote.num_gpus: auto` every trial asks Ray for one GPU when the cluster has GPUs (Ray then
-runs one trial per GPU and sets each trial's CUDA_VISIBLE_DEVICES to its own GPU), and for
-none otherwise: asking for a GPU no node has makes Ray wait forever. With
-`remote.num_cpus: auto` a trial gets the cores per GPU, or one core on a machine without GPUs
-(one trial per core). The decision needs Ray started, so it is made in `launch`, not in the config.
+conf/hydra/launcher/parallel.yaml (and ray_cluster.yaml) name `RayLauncher` below.
+
+- `remote.num_gpus: auto` becomes 1 when the Ray cluster has GPUs and 0 when it has none
+  (asking for a GPU that no node has makes Ray wait forever); `remote.num_cpus: auto` becomes
+  the cores per GPU, or 1 without GPUs (one trial per core). This needs Ray started, so it is
+  decided in `launch`, not in the config.
+- The trials run on a pool of Ray actors, as many as the resources allow, each holding its
+  GPU (Ray sets the actor's CUDA_VISIBLE_DEVICES to it) and cores for its whole life. A worker
+  runs one trial after another, so torch, Lightning and CUDA start once per worker, not once
+  per trial, and a GPU is never handed to another process while a trial uses it. If a worker
+  dies (killed, out of memory), its trial is recorded as failed, Ray restarts the worker and the
+  sweep goes on. `remote.max_calls: 1` instead runs every trial as a plain Ray task in a fresh
+  process (the plugin's own path).
 Hydra accepts launchers only from the `hydra_plugins` package, hence this file's place.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+from collections import deque
+from pathlib import Path
 
 from hydra_plugins.hydra_ray_launcher.ray_launcher import RayLauncher as _PluginRayLauncher
 from omegaconf import OmegaConf, open_dict
@@ -27,9 +38,52 @@ def trial_resources(cluster: dict) -> dict:
     return {"num_gpus": 0, "num_cpus": 1}
 
 
+def pool_size(cluster: dict, remote: dict, n_trials: int) -> int:
+    """How many trials fit at once: by GPUs when trials take GPUs, else by cores."""
+    fits = []
+    for key, resource in (("num_gpus", "GPU"), ("num_cpus", "CPU")):
+        need = remote.get(key) or 0
+        if need > 0:
+            fits.append(int(cluster.get(resource, 0) // need))
+    return max(1, min([n_trials, *fits]))
+
+
+class TrialWorker:
+    """A Ray actor: runs trials one after another with the GPU/cores it holds for its life."""
+
+    def run(self, hydra_context, sweep_config, task_function, singleton_state):
+        from hydra_plugins.hydra_ray_launcher._launcher_util import _run_job
+
+        try:
+            return _run_job(hydra_context, sweep_config, task_function, singleton_state)
+        finally:
+            import sys
+
+            torch = sys.modules.get("torch")
+            if torch is not None and torch.cuda.is_initialized():
+                torch.cuda.empty_cache()  # the next trial starts with the GPU's memory free
+
+
+def _record_lost_trial(sweep_config, err: BaseException) -> None:
+    """metrics.json of a trial whose worker died before it could write one."""
+    out = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
+    out.mkdir(parents=True, exist_ok=True)
+    first = (str(err).strip().splitlines() or [""])[0]
+    (out / "metrics.json").write_text(json.dumps({
+        "status": "failed",
+        "error": f"{type(err).__name__}: the worker running this trial died ({first})",
+        "overrides": list(sweep_config.hydra.overrides.task),
+        **{k: sweep_config.hydra.runtime.choices.get(k) for k in ("model", "data", "degradation")},
+        **{k: sweep_config.get(k) for k in ("latent", "depth", "blur", "seed")},
+        "output_dir": str(out)}, indent=2, sort_keys=True))
+
+
 class RayLauncher(_PluginRayLauncher):
     def launch(self, job_overrides, initial_job_idx):
         import ray  # here, not at import: Hydra imports every plugin module at start-up
+        from hydra.core.singleton import Singleton
+        from hydra.core.utils import (JobReturn, JobStatus, configure_log, filter_overrides,
+                                      setup_globals)
         from hydra_plugins.hydra_ray_launcher import _core
         from hydra_plugins.hydra_ray_launcher._launcher_util import start_ray
 
@@ -42,13 +96,63 @@ class RayLauncher(_PluginRayLauncher):
                 OmegaConf.update(init, "runtime_env.env_vars",
                                  {"AEBENCH_LAUNCH_DIR": os.getcwd(), **env}, force_add=True)
         start_ray(init)
-        auto = trial_resources(ray.cluster_resources())
+        cluster = ray.cluster_resources()
+        auto = trial_resources(cluster)
         with open_dict(self.ray_cfg):
             for key, value in auto.items():
                 if self.ray_cfg.remote.get(key) == "auto":
                     self.ray_cfg.remote[key] = value
-        log.info("Ray has %s; each trial asks for %s", {k: v for k, v in
-                 ray.cluster_resources().items() if k in ("CPU", "GPU")},
-                 dict(self.ray_cfg.remote))
-        return _core.launch(launcher=self, job_overrides=job_overrides,
-                            initial_job_idx=initial_job_idx)
+        remote = OmegaConf.to_container(self.ray_cfg.remote, resolve=True)
+        if remote.get("max_calls") == 1:  # a fresh process per trial: the plugin's own way
+            log.info("Ray has %s; each trial is a task asking for %s", _cpu_gpu(cluster), remote)
+            return _core.launch(launcher=self, job_overrides=job_overrides,
+                                initial_job_idx=initial_job_idx)
+
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        configs = []
+        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            with open_dict(cfg):
+                cfg.hydra.job.id = f"job_id_for_{idx}"
+                cfg.hydra.job.num = idx
+            configs.append(cfg)
+
+        n = pool_size(cluster, remote, len(configs))
+        log.info("Ray has %s; %d workers, each holding %s, run %d trials", _cpu_gpu(cluster), n,
+                 remote, len(configs))
+        remote.pop("max_calls", None)
+        actor = ray.remote(max_restarts=-1, **remote)(TrialWorker)
+        workers = [actor.remote() for _ in range(n)]
+        state = Singleton.get_state()
+        results, queue, idle, running = [None] * len(configs), deque(range(len(configs))), \
+            list(workers), {}
+        try:
+            while queue or running:
+                while queue and idle:
+                    i, worker = queue.popleft(), idle.pop()
+                    future = worker.run.remote(self.hydra_context, configs[i],
+                                               self.task_function, state)
+                    running[future] = (worker, i)
+                done, _ = ray.wait(list(running), num_returns=1)
+                for future in done:
+                    worker, i = running.pop(future)
+                    try:
+                        results[i] = ray.get(future)
+                    except ray.exceptions.RayError as err:  # the worker process died
+                        log.error("trial #%d lost its worker: %s", initial_job_idx + i, err)
+                        _record_lost_trial(configs[i], err)
+                        results[i] = JobReturn(overrides=list(job_overrides[i]),
+                                               status=JobStatus.COMPLETED, _return_value=None)
+                    idle.append(worker)
+        finally:
+            for worker in workers:
+                ray.kill(worker)
+        return results
+
+
+def _cpu_gpu(cluster: dict) -> dict:
+    return {k: v for k, v in cluster.items() if k in ("CPU", "GPU")}
