@@ -87,6 +87,15 @@ def summary_table(metrics: dict):
         table.add_row("PSNR gain", f"{metrics['psnr_gain']:+.2f} dB", "")
     table.add_row("parameters", f"{metrics['params']:,}", "")
     table.add_row("code size", f"{metrics['code_size']:,} numbers/item", "")
+    if "compression_ratio" in metrics:
+        table.add_row("compression", f"{metrics['input_size']:,} -> {metrics['code_size']:,} "
+                      f"({metrics['compression_ratio']:g}x)", "")
+    if "probe_accuracy" in metrics:
+        table.add_row("linear probe", f"{metrics['probe_accuracy']:.1%} on codes",
+                      f"{metrics['probe_accuracy_pixels']:.1%} on pixels")
+    if "anomaly_auroc" in metrics:
+        table.add_row("anomaly AUROC", f"{metrics['anomaly_auroc']:.3f} "
+                      f"({metrics['anomaly_holdout_class']} held out)", "")
     table.add_row("epochs / train time", f"{metrics['epochs']} / {metrics['train_seconds']:.1f} s",
                   "")
     table.add_row("train speed", f"{metrics['train_images_per_second']:.0f} items/s", "")

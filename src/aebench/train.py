@@ -78,10 +78,10 @@ def run(cfg: DictConfig) -> dict:
     """Train and test one model as configured; return the flat metrics written to metrics.json."""
     check_top_level(cfg)
     import pytorch_lightning as pl
-    import torch
     from pytorch_lightning.callbacks import ModelCheckpoint
 
     from aebench import reports
+    from aebench.analysis import compression, run_analysis
     from aebench.loggers import build_logger, finish_wandb
 
     out_dir = Path(cfg.paths.output_dir)
@@ -136,9 +136,12 @@ def run(cfg: DictConfig) -> dict:
             best_epoch = min(scored, key=lambda h: h["val/loss"])
             metrics.update({k.replace("/", "_"): v for k, v in best_epoch.items()
                             if k in ("val/psnr", "val/mse")})
+        if trainer.is_global_zero:  # on the tested (best) weights; conf/analysis/
+            metrics.update(run_analysis(cfg.get("analysis"), net, datamodule, degradation,
+                                        out_dir, cfg.seed))
         metrics.update(
-            status="ok", baseline=module.baseline.name, params=params, code_size=int(net.code_size),
-            input_size=int(torch.Size(item_shape).numel()), item_shape=list(item_shape),
+            status="ok", baseline=module.baseline.name, item_shape=list(item_shape),
+            **compression(item_shape, net.code_size, params),
             train_seconds=round(train_seconds, 2),
             train_images_per_second=round(module.train_items / max(module.train_step_seconds, 1e-9), 1),
             epochs=trainer.current_epoch, global_steps=trainer.global_step,
@@ -153,8 +156,10 @@ def run(cfg: DictConfig) -> dict:
             reports.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
             reports.save_loss_curve(module.history, out_dir / "loss_curve.png")
             if logger is not None and hasattr(logger, "log_image"):
-                logger.log_image(key="reconstructions",
-                                 images=[str(out_dir / "reconstructions.png")])
+                for name in ("reconstructions", "latent_pca", "latent_tsne", "confusion_matrix",
+                             "anomaly_scores"):
+                    if (out_dir / f"{name}.png").is_file():
+                        logger.log_image(key=name, images=[str(out_dir / f"{name}.png")])
             from rich.console import Console
 
             Console().print(reports.summary_table(metrics))

@@ -37,7 +37,7 @@ class TensorDataModule(pl.LightningDataModule):
     bounded = True
 
     def __init__(self, batch_size: int = 128, eval_batch_size: int | None = None,
-                 val_fraction: float = 0.2, seed: int = 42):
+                 val_fraction: float = 0.2, seed: int = 42, holdout_class: int | str | None = None):
         super().__init__()
         if not (isinstance(batch_size, int) and batch_size > 0):
             raise ConfigError(f"data.batch_size={batch_size!r} must be a positive integer")
@@ -48,6 +48,9 @@ class TensorDataModule(pl.LightningDataModule):
         self.val_fraction = float(val_fraction)
         self.seed = int(seed)
         self.train_x = self.train_y = self.val_x = self.val_y = self.test_x = self.test_y = None
+        # anomaly detection: this class (index or name) is left out of train and val, kept in test
+        self.holdout_class = holdout_class
+        self.held_out: int | None = None
 
     # -- to implement ---------------------------------------------------------------------
     def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -69,6 +72,27 @@ class TensorDataModule(pl.LightningDataModule):
         self.train_x, self.train_y = train_x[tr_idx].contiguous(), train_y[tr_idx].contiguous()
         self.val_x, self.val_y = train_x[val_idx].contiguous(), train_y[val_idx].contiguous()
         self.test_x, self.test_y = test_x.contiguous(), test_y.contiguous()
+        if self.holdout_class is not None:
+            k = self._class_index(self.holdout_class)
+            for split in ("train", "val"):
+                x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
+                keep = y != k
+                setattr(self, f"{split}_x", x[keep].contiguous())
+                setattr(self, f"{split}_y", y[keep].contiguous())
+            self.held_out = k
+
+    def _class_index(self, value) -> int:
+        classes = tuple(getattr(self, "classes", ()) or ())
+        if not classes:
+            raise ConfigError(f"data.holdout_class={value!r}: {self.name} has no class labels to "
+                              "hold one out; anomaly detection needs labelled data (cifar10, "
+                              "mnist, shapes, folder)")
+        if isinstance(value, str) and value in classes:
+            return classes.index(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(classes):
+            return value
+        raise ConfigError(f"data.holdout_class={value!r} is not a class of {self.name}: use an "
+                          f"index 0..{len(classes) - 1} or one of {', '.join(map(str, classes))}")
 
     @property
     def item_shape(self) -> tuple[int, ...]:
