@@ -21,9 +21,9 @@ def test_linear_probe_is_near_perfect_on_separable_codes_and_chance_on_random_la
     centres = rng.normal(0, 5, size=(4, 16))
     y_tr, y_te = rng.integers(0, 4, 800), rng.integers(0, 4, 400)
     x_tr, x_te = centres[y_tr] + rng.normal(0, 1, (800, 16)), centres[y_te] + rng.normal(0, 1, (400, 16))
-    acc, report, cm = linear_probe(x_tr, y_tr, x_te, y_te, ("a", "b", "c", "d"), 0, 5000)
+    acc, report, cm, _ = linear_probe(x_tr, y_tr, x_te, y_te, ("a", "b", "c", "d"), 0, 5000)
     assert acc > 0.97 and cm.sum() == 400 and set(report) >= {"a", "b", "c", "d"}
-    shuffled, _, _ = linear_probe(x_tr, rng.permutation(y_tr), x_te, y_te, ("a", "b", "c", "d"),
+    shuffled, _, _, _ = linear_probe(x_tr, rng.permutation(y_tr), x_te, y_te, ("a", "b", "c", "d"),
                                   0, 5000)
     assert shuffled < 0.45  # 4 classes: chance is about 0.25
 

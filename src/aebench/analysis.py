@@ -101,10 +101,13 @@ def latent_space(codes, labels, classes, out_dir: Path, seed: int, tsne_samples:
 
 
 def linear_probe(train_x, train_y, test_x, test_y, classes, seed: int, max_train: int,
-                 max_iter: int = 300):
+                 max_iter: int = 1000):
     """Logistic regression (standardised inputs) fit on train, scored on test.
 
-    Returns (accuracy, per-class report dict, confusion matrix)."""
+    Returns (accuracy, per-class report dict, confusion matrix, converged)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import classification_report, confusion_matrix
     from sklearn.pipeline import make_pipeline
@@ -114,13 +117,17 @@ def linear_probe(train_x, train_y, test_x, test_y, classes, seed: int, max_train
         pick = np.random.default_rng(seed).choice(len(train_x), size=max_train, replace=False)
         train_x, train_y = train_x[pick], train_y[pick]
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
-    clf.fit(train_x, train_y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        clf.fit(train_x, train_y)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     pred = clf.predict(test_x)
     labels = sorted(int(k) for k in np.unique(np.concatenate([train_y, test_y])))
     names = [str(classes[k]) if k < len(classes) else str(k) for k in labels]
     report = classification_report(test_y, pred, labels=labels, target_names=names,
                                    output_dict=True, zero_division=0)
-    return float((pred == test_y).mean()), report, confusion_matrix(test_y, pred, labels=labels)
+    return (float((pred == test_y).mean()), report,
+            confusion_matrix(test_y, pred, labels=labels), converged)
 
 
 def _confusion_png(cm, classes, title, path):
@@ -160,10 +167,10 @@ def probe(net, datamodule, degradation, out_dir: Path, seed: int, max_train: int
     te_y = te_y.numpy()
     codes_tr, _ = encode(net, tr_x, degradation, "val")
     codes_te, _ = encode(net, te_x, degradation, "test")
-    acc, report, cm = linear_probe(codes_tr, tr_y, codes_te, te_y, classes, seed, max_train)
+    acc, report, cm, ok = linear_probe(codes_tr, tr_y, codes_te, te_y, classes, seed, max_train)
     pix_tr = degradation(tr_x, torch.arange(len(tr_x)), "val").flatten(1).numpy()
     pix_te = degradation(te_x, torch.arange(len(te_x)), "test").flatten(1).numpy()
-    acc_pix, _, _ = linear_probe(pix_tr, tr_y, pix_te, te_y, classes, seed, max_train)
+    acc_pix, _, _, ok_pix = linear_probe(pix_tr, tr_y, pix_te, te_y, classes, seed, max_train)
     chance = float(np.bincount(te_y).max() / len(te_y))
     seen = sorted(int(k) for k in np.unique(np.concatenate([tr_y, te_y])))
     _confusion_png(cm, [classes[k] if k < len(classes) else k for k in seen],
@@ -174,6 +181,7 @@ def probe(net, datamodule, degradation, out_dir: Path, seed: int, max_train: int
                  ("macro avg", "weighted avg", "micro avg")}
     return {"probe_accuracy": round(acc, 4), "probe_accuracy_pixels": round(acc_pix, 4),
             "probe_majority_class": round(chance, 4), "probe_train_items": int(n),
+            "probe_converged": ok, "probe_pixels_converged": ok_pix,
             "probe_test_items": int(len(te_y)), "probe_per_class": per_class}
 
 
