@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FAST_SHAPES, test_env
+import conftest
+from conftest import FAST_SHAPES
 from fakedata import write_cifar10
 
 TINY = ["callbacks=none", "latent=4", "+trainer.max_steps=2", "trainer.limit_val_batches=1",
@@ -89,7 +90,7 @@ def test_ray_cluster_launcher_sends_trials_to_a_running_cluster(run_cli, tmp_pat
         [sys.executable, "-c", "import sys, ray; ray.init(num_cpus=2, include_dashboard=False); "
          "print(ray.get_runtime_context().gcs_address, flush=True); sys.stdin.read()"],
         cwd=head_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env=test_env(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled"))
+        env=conftest.test_env(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled"))
     try:
         address = head.stdout.readline().strip()
         write_cifar10(tmp_path / "mydata", n_train=40, n_test=16)

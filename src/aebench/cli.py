@@ -44,6 +44,11 @@ def check_sweep_args(args: list[str]) -> tuple[list[str], Path | None]:
     """
     if not ({"-m", "--multirun"} & set(args)) and not any(
             a.startswith("hparams_search=") for a in args):
+        if any(a.startswith("hydra.run.dir=") for a in args):
+            return args, None  # resume= then means that folder
+        resumed = find_resume_dir(args, multirun=False)
+        if resumed is not None:
+            args = _with_override(args, f"hydra.run.dir={resumed}")
         return args, None
     for arg in args:
         key, _, value = arg.partition("=")
@@ -57,6 +62,9 @@ def check_sweep_args(args: list[str]) -> tuple[list[str], Path | None]:
     for arg in args:
         if arg.lstrip("+~").startswith("hydra.sweep.dir="):
             return args, Path(arg.split("=", 1)[1]).absolute()
+    resumed = find_resume_dir(args, multirun=True)
+    if resumed is not None:  # the same sweep folder: finished trials are kept, the rest rerun
+        return _with_override(args, f"hydra.sweep.dir={resumed}"), resumed
     import datetime
     import os
 
@@ -65,9 +73,51 @@ def check_sweep_args(args: list[str]) -> tuple[list[str], Path | None]:
     while sweep_dir.exists():  # a second sweep in the same microsecond
         sweep_dir = sweep_dir.with_name(sweep_dir.name + f"-{os.getpid()}")
     sweep_dir.parent.parent.mkdir(parents=True, exist_ok=True)  # multirun/: Optuna's study lives there
-    # next to the other overrides: argparse takes them as one run of positional arguments
+    return _with_override(args, f"hydra.sweep.dir={sweep_dir}"), sweep_dir
+
+
+def _with_override(args: list[str], override: str) -> list[str]:
+    """`args` plus `override`, next to the other overrides (argparse takes them as one run of
+    positional arguments, so one placed after `--cfg job` would be refused)."""
     at = next((i for i, a in enumerate(args) if "=" in a and not a.startswith("-")), len(args))
-    return [*args[:at], f"hydra.sweep.dir={sweep_dir}", *args[at:]], sweep_dir
+    return [*args[:at], override, *args[at:]]
+
+
+def _task_overrides(args: list[str]) -> list[str]:
+    """The overrides that define a run (what `resume=true` matches on)."""
+    return [a for a in args if "=" in a and not a.startswith("-")
+            and not a.lstrip("+~").startswith(("resume=", "hydra.", "hydra/", "overwrite="))]
+
+
+def find_resume_dir(args: list[str], multirun: bool) -> Path | None:
+    """The folder `resume=` points at: a given run/sweep folder, or with `resume=true` the latest
+    one under outputs/ (multirun/) started with the same overrides."""
+    value = next((a.split("=", 1)[1] for a in args if a.startswith("resume=")), None)
+    if value is None or value.lower() in ("false", "null", "none", "0"):
+        return None
+    if value.lower() not in ("true", "1", "yes"):
+        folder = Path(value).absolute()
+        marker = "multirun.yaml" if multirun else ".hydra/overrides.yaml"
+        if not (folder / marker).is_file():
+            fail(f"resume={value}: {folder} is not a {'sweep' if multirun else 'run'} folder "
+                 f"(no {marker}); give the folder printed by the run, or resume=true")
+        return folder
+    import yaml
+
+    wanted = _task_overrides(args)
+    if multirun:
+        found = [(f.parent, (yaml.safe_load(f.read_text()) or {}).get("hydra", {})
+                  .get("overrides", {}).get("task", []))
+                 for f in Path("multirun").glob("*/*/multirun.yaml")]
+    else:
+        found = [(f.parent.parent, yaml.safe_load(f.read_text()) or [])
+                 for f in Path("outputs").glob("*/*/.hydra/overrides.yaml")]
+    same = sorted(d for d, o in found if _task_overrides([str(x) for x in o]) == wanted)
+    if not same:
+        where = "multirun/" if multirun else "outputs/"
+        fail(f"resume=true: no earlier {'sweep' if multirun else 'run'} with the overrides "
+             f"{' '.join(wanted) or '(none)'} under {where}; give its folder: resume=FOLDER")
+    return same[-1].absolute()
 
 
 def fail(message: str, code: int = 2):
@@ -84,7 +134,7 @@ def job(cfg):
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from aebench.errors import ConfigError
+    from aebench.errors import ConfigError, RunStopped
     from aebench.sweep import objective, run_trial
     from aebench.train import run
 
@@ -94,6 +144,8 @@ def job(cfg):
         metrics = run(cfg)
     except ConfigError as err:
         fail(str(err))
+    except RunStopped as err:
+        fail(str(err), err.exit_code)
     return objective(cfg, metrics)
 
 

@@ -7,3 +7,12 @@ class ConfigError(ValueError):
     The message names the value and says what would be accepted. The entry point prints it
     on one line without a traceback and exits with status 2.
     """
+
+
+class RunStopped(Exception):
+    """Training stopped early on purpose (a signal, a NaN loss); the message says what was kept
+    and how to go on. The entry point prints it on one line and exits with `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code

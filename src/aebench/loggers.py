@@ -36,7 +36,7 @@ def wandb_mode() -> str:
 
 
 def build_logger(logger_cfg, output_dir: Path, config: dict, name: str, group: str | None,
-                 tags: list[str], job_type: str = "train"):
+                 tags: list[str], job_type: str = "train", run_id: str | None = None):
     """Instantiate the configured logger (None for logger=none).
 
     W&B: `group` gathers a sweep's trials, `job_type` (unless the config sets one) and `tags`
@@ -57,6 +57,8 @@ def build_logger(logger_cfg, output_dir: Path, config: dict, name: str, group: s
         cls = get_class(kwargs.pop("_target_"))
         kwargs["tags"] = list(tags) + list(kwargs.get("tags") or [])
         kwargs["job_type"] = kwargs.get("job_type") or job_type
+        if run_id:  # a resumed run continues its W&B run
+            kwargs.update(id=run_id, resume="allow")
         # `config` is wandb.init's: the whole job config as a plain dict
         return cls(**kwargs, save_dir=str(output_dir), name=name, group=group, config=config,
                    offline=mode == "offline")

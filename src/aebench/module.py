@@ -111,6 +111,28 @@ class AutoencoderModule(pl.LightningModule):
         self.train_items += len(x)
         return loss
 
+    # -- resume: what a checkpoint must carry besides weights, optimiser and loop counters -----
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """RNG states (training noise, dropout) and the epoch history, so that a resumed CPU run
+        continues exactly as the uninterrupted one would (all plain tensors/floats:
+        loadable with weights_only=True)."""
+        checkpoint["aebench"] = {
+            "rng_torch": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            "history": self.history, "train_items": self.train_items,
+            "train_step_seconds": self.train_step_seconds}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("aebench")
+        if not state:
+            return
+        torch.set_rng_state(state["rng_torch"])
+        if state["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        self.history = list(state["history"])
+        self.train_items = state["train_items"]
+        self.train_step_seconds = state["train_step_seconds"]
+
     def on_train_epoch_end(self) -> None:
         m = self.trainer.callback_metrics
         row = {"epoch": self.current_epoch}

@@ -75,13 +75,17 @@ def run_trial(cfg: DictConfig) -> float | None:
     """Run one trial of a multirun; never raises. Returns `optimized_metric`, None on failure
     (Optuna then marks the trial failed and goes on; a NaN would stop its sweeper)."""
     from aebench.reports import write_json
-    from aebench.train import run
+    from aebench.train import finished_metrics, run
 
     launch_dir = os.environ.get("AEBENCH_LAUNCH_DIR")  # set by hydra/launcher=ray_cluster
     if launch_dir and Path(launch_dir).is_dir():
         os.chdir(launch_dir)  # relative paths (data.root) mean what they meant at the launch
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    done = finished_metrics(out_dir) if cfg.get("resume") else None
+    if done is not None:  # a resumed sweep keeps what already finished
+        log.info("trial in %s already finished: kept", out_dir)
+        return objective(cfg, done)
     threads = trial_threads()
     if threads:
         import torch

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from aebench.errors import ConfigError
+from aebench.errors import ConfigError, RunStopped
 
 log = logging.getLogger("aebench")
 
@@ -74,6 +74,42 @@ def _job_info():
     return choices, overrides, group
 
 
+def finished_metrics(out_dir: Path) -> dict | None:
+    """metrics.json of a run that ended with results in `out_dir`, else None."""
+    import json
+
+    path = Path(out_dir) / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return metrics if metrics.get("status", "ok") == "ok" and "test_mse" in metrics else None
+
+
+def check_output_dir(out_dir: Path, cfg: DictConfig) -> Path | None:
+    """Refuse to train over a finished or unfinished run unless told; the checkpoint to resume."""
+    last = out_dir / "checkpoints" / "last.ckpt"
+    if cfg.get("overwrite"):
+        return None
+    if finished_metrics(out_dir) is not None:
+        raise ConfigError(
+            f"{out_dir} already holds a finished run (metrics.json); choose another folder, "
+            "or pass overwrite=true to train there again")
+    if cfg.get("resume"):
+        return last if last.is_file() else None
+    if last.is_file():
+        raise ConfigError(
+            f"{out_dir} holds checkpoints of an unfinished run; pass resume=true to continue it "
+            "or overwrite=true to start it again")
+    return None
+
+
+def wandb_run_id(out_dir: Path) -> str | None:
+    """The id of the W&B run an earlier attempt of this run started (wandb/*run-<time>-<id>)."""
+    runs = sorted(Path(out_dir).glob("wandb/*run-*-*"), key=lambda p: p.stat().st_mtime)
+    return runs[-1].name.rsplit("-", 1)[-1] if runs else None
+
+
 def run(cfg: DictConfig) -> dict:
     """Train and test one model as configured; return the flat metrics written to metrics.json."""
     check_top_level(cfg)
@@ -82,11 +118,18 @@ def run(cfg: DictConfig) -> dict:
 
     from aebench import reports
     from aebench.analysis import compression, run_analysis
+    from aebench.checkpoints import AtomicCheckpointIO, StopOnSignal, check_resumable
     from aebench.loggers import build_logger, finish_wandb
 
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     choices, overrides, group = _job_info()
+    if cfg.get("resume") and not cfg.get("overwrite"):
+        done = finished_metrics(out_dir)
+        if done is not None:  # nothing to do: keep the results
+            log.info("%s already finished; its results are kept (resume)", out_dir)
+            return done
+    resume_from = check_output_dir(out_dir, cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     # config -> data -> degradation -> model
@@ -104,25 +147,41 @@ def run(cfg: DictConfig) -> dict:
              "degradation": choices.get("degradation")}
     run_name = "-".join(str(v) for v in names.values()) + (
         "-" + ",".join(overrides) if overrides else "")
+    if resume_from is not None:
+        check_resumable(resume_from, module)
+        log.info("resuming from %s", resume_from)
     logger = build_logger(cfg.get("logger"), out_dir, OmegaConf.to_container(cfg, resolve=True),
                           name=run_name[:120], group=group, tags=[str(v) for v in names.values()],
-                          job_type=str(names["model"]))
+                          job_type=str(names["model"]),
+                          run_id=wandb_run_id(out_dir) if resume_from is not None else None)
     callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    hint = "python -m aebench " + " ".join(
+        [o for o in overrides if not o.startswith("resume=")] + [f"resume={out_dir}"])
+    callbacks.append(StopOnSignal(out_dir / "checkpoints" / "last.ckpt", hint))
     trainer = build(cfg.trainer, logger=logger if logger is not None else False,
-                    callbacks=callbacks, default_root_dir=str(out_dir))
+                    callbacks=callbacks, default_root_dir=str(out_dir),
+                    plugins=[AtomicCheckpointIO()])
 
     failed = True
     try:
         start = time.perf_counter()
         tuned = None
         if any(p.requires_grad for p in net.parameters()):
-            trainer.fit(module, datamodule=datamodule)
+            try:
+                trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from,
+                            weights_only=True)
+            except FloatingPointError as err:  # NaN/Inf loss (module.training_step)
+                last = out_dir / "checkpoints" / "last.ckpt"
+                kept = (f"the last good checkpoint is {last}" if last.is_file()
+                        else "no checkpoint was written before it")
+                raise RunStopped(f"{err}; {kept}") from None
         else:  # a non-learned row: tuned (if it has knobs) on training items, never trained
             tuned = tune(net, datamodule, degradation)
         train_seconds = time.perf_counter() - start
         ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
         best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
-        trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+        trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False,
+                     weights_only=True)
 
         # metrics -> reports
         scores = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
 
 from aebench.errors import ConfigError
 
@@ -26,6 +26,29 @@ class _Batches(Dataset):
     def __getitem__(self, idx):
         idx = torch.as_tensor(idx, dtype=torch.long)
         return self.x[idx], self.y[idx], idx
+
+
+class _EpochShuffle(Sampler):
+    """Batches of shuffled indices whose order depends only on (seed, epoch).
+
+    Lightning calls `set_epoch` before every epoch, so a run resumed from a checkpoint at the
+    end of epoch k shuffles epoch k+1 exactly as the uninterrupted run did.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(self.n, generator=g)
+        for i in range(0, self.n, self.batch_size):
+            yield order[i:i + self.batch_size].tolist()
 
 
 class TensorDataModule(pl.LightningDataModule):
@@ -101,12 +124,9 @@ class TensorDataModule(pl.LightningDataModule):
 
     def _loader(self, x, y, batch_size, shuffle):
         ds = _Batches(x, y)
-        if shuffle:
-            sampler = RandomSampler(ds, generator=torch.Generator().manual_seed(self.seed))
-        else:
-            sampler = SequentialSampler(ds)
-        return DataLoader(ds, sampler=BatchSampler(sampler, batch_size, drop_last=False),
-                          batch_size=None)
+        sampler = (_EpochShuffle(len(ds), batch_size, self.seed) if shuffle else
+                   BatchSampler(SequentialSampler(ds), batch_size, drop_last=False))
+        return DataLoader(ds, sampler=sampler, batch_size=None)
 
     def train_dataloader(self):
         return self._loader(self.train_x, self.train_y, self.batch_size, shuffle=True)

@@ -75,20 +75,48 @@ def _one_line(e: Exception, limit: int = 200) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
+_REFETCH = ("re-extract the python version of CIFAR-10 (cifar-10-python.tar.gz), or delete the "
+            "file and re-download it with data.download=true")
+
+
+def _bad_batch(path: str, why: str) -> ConfigError:
+    return ConfigError(f"cifar10: {path} is not a usable CIFAR-10 batch ({why}); expected a "
+                       f"pickle with 'data' (N, 3072) uint8 and 'labels' (N,) 0..9; {_REFETCH}")
+
+
 def _read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(data (N, 3, 32, 32) uint8, labels (N,) int64) from one python-version batch.
+
+    Any damage (truncated or random bytes, other arrays) is one ConfigError naming the file.
+    """
     try:
         with open(path, "rb") as f:
-            d = pickle.load(f, encoding="latin1")
-        data = np.asarray(d["data"], dtype=np.uint8)
-        labels = np.asarray(d["labels"], dtype=np.int64)
-        data = data.reshape(len(data), 3, 32, 32)
-    except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as e:
-        raise ConfigError(
-            f"cifar10: cannot read {path} ({type(e).__name__}: {e}); expected a CIFAR-10 "
-            f"python-version batch (pickle with 'data' (N, 3072) uint8 and 'labels')") from None
-    if len(labels) != len(data):
-        raise ConfigError(f"cifar10: {path} has {len(data)} images but {len(labels)} labels")
-    return data, labels
+            raw = f.read()
+        # from bytes, not the file: a damaged length field then fails instead of reading on
+        d = pickle.loads(raw, encoding="latin1")
+    except Exception as e:  # damaged pickles raise almost any type (EOFError, KeyError, ...)
+        raise _bad_batch(path, _one_line(e)) from None
+    if not isinstance(d, dict):
+        raise _bad_batch(path, f"a pickled {type(d).__name__}, not a dict")
+    if "data" not in d or "labels" not in d:
+        keys = ", ".join(map(repr, list(d)[:6])) or "none"
+        raise _bad_batch(path, f"a dict without 'data' and 'labels'; its keys: {keys}")
+    try:
+        data, labels = np.asarray(d["data"]), np.asarray(d["labels"])
+    except Exception as e:  # ragged lists and the like
+        raise _bad_batch(path, _one_line(e)) from None
+    described = f"'data' is {tuple(data.shape)} {data.dtype}"
+    if data.ndim != 2 or data.shape[1] != 3072 or len(data) == 0:
+        raise _bad_batch(path, described)
+    if data.dtype != np.uint8:  # integers within 0..255 are taken as they are (re-encoded copies)
+        if data.dtype.kind not in "iu" or data.min() < 0 or data.max() > 255:
+            raise _bad_batch(path, described)
+    if labels.shape != (len(data),) or labels.dtype.kind not in "iu" or \
+            labels.min() < 0 or labels.max() > 9:
+        what = (f"{labels.dtype} from {labels.min()} to {labels.max()}"
+                if labels.size and labels.dtype.kind in "iuf" else str(labels.dtype))
+        raise _bad_batch(path, f"{len(data)} images but 'labels' is {tuple(labels.shape)} {what}")
+    return data.astype(np.uint8, copy=False).reshape(len(data), 3, 32, 32), labels.astype(np.int64)
 
 
 class CIFAR10DataModule(TensorDataModule):

@@ -1,7 +1,8 @@
 """A user's own images, one sub-folder per class.
 
 Layouts (extensions .png, .jpg, .jpeg in any case; sub-folders of a class folder are
-searched too; hidden files are skipped):
+searched too; hidden files are skipped, other files too, with one logged warning; a file with
+an image extension that cannot be decoded is an error naming it):
 
 - `root/<class>/*.png`: all images; the test set is a seeded random `test_fraction` of
   them (seed: the base `seed`), the rest is split into train/val by the base class.
@@ -16,6 +17,7 @@ is not kept) and stored as float32 (N, C, size, size) in [0, 1].
 """
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,31 +28,37 @@ from aebench.data.base import TensorDataModule
 from aebench.errors import ConfigError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
+log = logging.getLogger("aebench")
 
 
 def _is_image(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(EXTENSIONS)
 
 
-def _images_in(folder: str, recursive: bool) -> list[str]:
+def _images_in(folder: str, recursive: bool, skipped: list[str] | None = None) -> list[str]:
+    """Sorted image paths in `folder`; other visible files are appended to `skipped`."""
     if not recursive:
-        return sorted(os.path.join(folder, f) for f in os.listdir(folder)
-                      if _is_image(f) and os.path.isfile(os.path.join(folder, f)))
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        found.extend(os.path.join(dirpath, f) for f in filenames if _is_image(f))
-    return sorted(found)
+        files = [os.path.join(folder, f) for f in os.listdir(folder)
+                 if os.path.isfile(os.path.join(folder, f))]
+    else:
+        files = []
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            files.extend(os.path.join(dirpath, f) for f in filenames)
+    names = [(p, os.path.basename(p)) for p in files]
+    if skipped is not None:
+        skipped.extend(sorted(p for p, n in names if not n.startswith(".") and not _is_image(n)))
+    return sorted(p for p, n in names if _is_image(n))
 
 
-def _class_folders(folder: str) -> dict[str, list[str]]:
+def _class_folders(folder: str, skipped: list[str] | None = None) -> dict[str, list[str]]:
     """{class name: sorted image paths} for the sub-folders of `folder` holding images."""
     classes = {}
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
         if name.startswith(".") or not os.path.isdir(path):
             continue
-        images = _images_in(path, recursive=True)
+        images = _images_in(path, recursive=True, skipped=skipped)
         if images:
             classes[name] = images
     return classes
@@ -80,6 +88,7 @@ class FolderDataModule(TensorDataModule):
         self.test_fraction = float(test_fraction)
         self.classes: tuple[str, ...] = ()
         self.num_classes = 0
+        self._skipped: list[str] = []
 
     # -- discovery ----------------------------------------------------------------------
     def _hint(self) -> str:
@@ -87,11 +96,19 @@ class FolderDataModule(TensorDataModule):
                 f"test/<class>/...; pass data.root=DIR")
 
     def _scan(self, folder: str) -> dict[str, list[str]]:
-        classes = _class_folders(folder)
+        classes = _class_folders(folder, self._skipped)
         if classes:
             return classes
-        loose = _images_in(folder, recursive=False)
+        loose = _images_in(folder, recursive=False, skipped=self._skipped)
         return {"": loose} if loose else {}  # "" = unlabelled
+
+    def _skipped_note(self) -> str:
+        """'' or e.g. ' (skipped 2 other files, e.g. a/notes.txt)', for messages."""
+        if not self._skipped:
+            return ""
+        n = len(self._skipped)
+        return (f" (skipped {n} other file{'s' if n > 1 else ''}, e.g. "
+                f"{', '.join(self._skipped[:2])}{', ...' if n > 2 else ''})")
 
     def prepare_data(self) -> None:
         if not os.path.isdir(self.root):
@@ -101,14 +118,15 @@ class FolderDataModule(TensorDataModule):
     def _discover(self):
         """(train {class: paths}, test {class: paths} or None when the split is ours)."""
         self.prepare_data()
+        self._skipped = []  # visible files without an image extension
         train_dir, test_dir = os.path.join(self.root, "train"), os.path.join(self.root, "test")
         has_train, has_test = os.path.isdir(train_dir), os.path.isdir(test_dir)
         if has_train and has_test:
             train, test = self._scan(train_dir), self._scan(test_dir)
             for split, found, where in (("train", train, train_dir), ("test", test, test_dir)):
                 if not found:
-                    raise ConfigError(f"folder: no .png/.jpg/.jpeg images in {where}; "
-                                      f"{self._hint()}")
+                    raise ConfigError(f"folder: no .png/.jpg/.jpeg images in {where}"
+                                      f"{self._skipped_note()}; {self._hint()}")
             if ("" in train) != ("" in test):
                 raise ConfigError(f"folder: one of {train_dir} and {test_dir} has class "
                                   f"sub-folders and the other not; use the same layout in both")
@@ -119,12 +137,13 @@ class FolderDataModule(TensorDataModule):
                               f"rename it to use the one-folder-per-class layout")
         found = self._scan(self.root)
         if not found:
-            raise ConfigError(f"folder: no .png/.jpg/.jpeg images in {self.root}; {self._hint()}")
+            raise ConfigError(f"folder: no .png/.jpg/.jpeg images in {self.root}"
+                              f"{self._skipped_note()}; {self._hint()}")
         return found, None
 
     # -- loading ------------------------------------------------------------------------
     def _read(self, paths: list[str]) -> torch.Tensor:
-        from PIL import Image  # imported lazily: only this module needs it
+        from PIL import Image, UnidentifiedImageError  # lazily: only this module needs PIL
 
         mode, size = ("RGB" if self.channels == 3 else "L"), self.size
         out = np.empty((len(paths), size, size, self.channels), dtype=np.uint8)
@@ -137,9 +156,13 @@ class FolderDataModule(TensorDataModule):
                     if im.size != (size, size):
                         im = im.resize((size, size), Image.BILINEAR)
                     out[i] = np.asarray(im, dtype=np.uint8).reshape(size, size, self.channels)
-            except (OSError, ValueError, SyntaxError) as e:
-                raise ConfigError(f"folder: cannot read image {paths[i]} ({type(e).__name__}: "
-                                  f"{' '.join(str(e).split())}); fix or remove it") from None
+            except Exception as e:  # OSError, UnidentifiedImageError, DecompressionBombError, ...
+                if isinstance(e, UnidentifiedImageError):
+                    why = "not an image format PIL can identify"
+                else:
+                    why = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+                raise ConfigError(f"folder: cannot read image {paths[i]} ({why}); expected a "
+                                  f"PNG or JPEG file: fix or remove it") from None
 
         workers = min(8, 2 * (os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -153,6 +176,9 @@ class FolderDataModule(TensorDataModule):
 
     def load(self):
         train, test = self._discover()
+        if self._skipped:
+            log.warning("folder: skipped %d file(s) without a .png/.jpg/.jpeg extension, e.g. %s",
+                        len(self._skipped), ", ".join(self._skipped[:3]))
         names = sorted(set(train) | set(test or {}))
         names = [n for n in names if n != ""]
         self.classes, self.num_classes = tuple(names), len(names)

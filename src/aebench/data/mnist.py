@@ -8,12 +8,14 @@ otherwise a one-line ConfigError.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import socket
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 
 import numpy as np
 import torch
@@ -78,23 +80,45 @@ def _one_line(e: Exception, limit: int = 200) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def read_idx(path: str) -> np.ndarray:
-    """Read an IDX file (plain or gzip, by its `.gz` suffix) of unsigned bytes."""
+#: IDX magic numbers: 0x0000 08 (unsigned bytes) then the number of dimensions
+MAGIC = {"images": 0x00000803, "labels": 0x00000801}  # 2051, 2049
+_REFETCH = ("re-download MNIST (delete the bad file and run with data.download=true) or copy "
+            "the original IDX files again")
+
+
+def read_idx(path: str, magic: int | None = None) -> np.ndarray:
+    """Read an IDX file (plain or gzip, by its `.gz` suffix) of unsigned bytes.
+
+    `magic`: the number the file must start with (MAGIC["images"] or MAGIC["labels"]); by
+    default any IDX file of unsigned bytes. Every problem is one ConfigError naming the file.
+    """
     try:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as f:
             raw = f.read()
-        if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-            raise ValueError("not an IDX file of unsigned bytes (bad magic number)")
-        ndim = raw[3]
-        dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-        offset = 4 + 4 * ndim
-        if len(raw) - offset != int(np.prod(dims)):
-            raise ValueError(f"header says {dims} but the file holds {len(raw) - offset} bytes")
-        return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
-    except (OSError, EOFError, ValueError) as e:
-        raise ConfigError(f"mnist: cannot read {path} ({_one_line(e)}); expected an MNIST IDX "
-                          f"file (plain or .gz)") from None
+    except (OSError, EOFError, zlib.error) as e:  # unreadable, truncated or corrupt gzip
+        raise ConfigError(f"mnist: cannot read {path} ({_one_line(e)}); {_REFETCH}") from None
+    found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+    if found is None or raw[:3] != b"\0\0\x08" or raw[3] == 0 or (magic and found != magic):
+        what = f"magic number {found}" if found is not None else f"only {len(raw)} bytes"
+        want = (f"{magic} (MNIST image files start with {MAGIC['images']}, label files with "
+                f"{MAGIC['labels']})" if magic else
+                "2049..2303 (IDX of unsigned bytes: 0x0000 08, then the number of dimensions)")
+        raise ConfigError(f"mnist: {path} has {what}, expected {want}; the file is corrupt or "
+                          f"not the right IDX file: {_REFETCH}")
+    ndim = raw[3]
+    offset = 4 + 4 * ndim
+    if len(raw) < offset:
+        raise ConfigError(f"mnist: {path} is truncated: {len(raw)} bytes, less than its "
+                          f"{offset}-byte header; {_REFETCH}")
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    expected, held = math.prod(dims), len(raw) - offset
+    if held != expected:
+        how = "truncated" if held < expected else "corrupt (longer than its header says)"
+        raise ConfigError(f"mnist: {path} is {how}: its header announces "
+                          f"{' x '.join(map(str, dims))} = {expected} bytes of data but it holds "
+                          f"{held}; {_REFETCH}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
 
 
 class MNISTDataModule(TensorDataModule):
@@ -156,12 +180,17 @@ class MNISTDataModule(TensorDataModule):
                               f"({reason}); {how}")
 
     def _split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        images = read_idx(self._path(FILES[split, "images"]))
-        labels = read_idx(self._path(FILES[split, "labels"]))
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        images_path = self._path(FILES[split, "images"])
+        labels_path = self._path(FILES[split, "labels"])
+        images = read_idx(images_path, MAGIC["images"])
+        labels = read_idx(labels_path, MAGIC["labels"])
+        if len(images) != len(labels):
             raise ConfigError(
-                f"mnist: {split} images {images.shape} and labels {labels.shape} in {self.folder} "
-                f"do not match; expected (N, H, W) images and (N,) labels")
+                f"mnist: {images_path} holds {len(images)} images but {labels_path} holds "
+                f"{len(labels)} labels; each image needs one label: {_REFETCH}")
+        if labels.size and labels.max() > 9:
+            raise ConfigError(f"mnist: {labels_path} holds label {labels.max()}; MNIST labels "
+                              f"are 0..9: {_REFETCH}")
         x = torch.from_numpy(images.copy()).to(torch.float32).div_(255.0).unsqueeze(1)
         return x, torch.from_numpy(labels.astype(np.int64))
 
@@ -169,4 +198,9 @@ class MNISTDataModule(TensorDataModule):
         self.prepare_data()  # no-op when the files are there; lets load() work without Lightning
         train_x, train_y = self._split("train")
         test_x, test_y = self._split("test")
+        if train_x.shape[1:] != test_x.shape[1:]:
+            raise ConfigError(
+                f"mnist: {self._path(FILES['train', 'images'])} holds {train_x.shape[2]}x"
+                f"{train_x.shape[3]} images but {self._path(FILES['test', 'images'])} "
+                f"{test_x.shape[2]}x{test_x.shape[3]}; both splits need the same size: {_REFETCH}")
         return train_x, train_y, test_x, test_y

@@ -1,0 +1,152 @@
+"""Faults a long run meets: SIGKILL, SIGTERM, a NaN loss, a kill during a checkpoint save, a
+sweep stopped half-way; and results that must never be overwritten."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import conftest
+import pytest
+import torch
+
+# long enough (12 epochs of 20 steps) to be killed after the first checkpoint, small enough to
+# finish in a few seconds
+RUN = ["trainer.max_epochs=12", "callbacks=none", "latent=8", "data.num_train=400",
+       "data.num_test=32", "data.batch_size=16", "logger=none", "trainer.limit_val_batches=1"]
+
+
+def _start(cwd: Path, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "aebench", *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=conftest.test_env())
+
+
+def _wait_for(path_glob, cwd: Path, timeout=120) -> Path:
+    end = time.time() + timeout
+    while time.time() < end:
+        found = list(cwd.glob(path_glob))
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"{path_glob} never appeared")
+
+
+def _metrics(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+def test_a_killed_run_resumes_and_ends_as_if_never_killed(run_cli, tmp_path):
+    proc = _start(tmp_path, *RUN)
+    last = _wait_for("outputs/*/*/checkpoints/last.ckpt", tmp_path)
+    proc.kill()  # SIGKILL: no chance to clean up
+    proc.communicate()
+    run = last.parents[1]
+    assert not (run / "metrics.json").exists()
+    killed_at = torch.load(last, map_location="cpu", weights_only=True)["epoch"]
+    assert killed_at < 11
+
+    res = run_cli(*RUN, "resume=true")  # the same command plus resume=true
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert len(list(tmp_path.glob("outputs/*/*/.hydra"))) == 1  # continued in the same folder
+    resumed = _metrics(run)
+    assert resumed["epochs"] == 12 and len(resumed.get("history", [])) in (0, 12)
+
+    other = tmp_path / "uninterrupted"
+    other.mkdir()
+    ref = run_cli(*RUN, "hydra.run.dir=uninterrupted/run")
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    expected = _metrics(other / "run")
+    for key in ("test_mse", "test_psnr", "test_ssim", "val_psnr", "best_val_loss"):
+        assert resumed[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
+
+
+def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(run_cli, tmp_path):
+    proc = _start(tmp_path, *RUN)
+    last = _wait_for("outputs/*/*/checkpoints/last.ckpt", tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+    lines = [ln for ln in err.splitlines() if ln.startswith("aebench:")]
+    assert len(lines) == 1 and "stopped by SIGTERM" in lines[0] and "resume=" in lines[0]
+    assert "Traceback" not in err
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    assert "aebench" in ckpt and ckpt["global_step"] > 0
+    res = run_cli(*RUN, f"resume={last.parents[1]}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert _metrics(last.parents[1])["epochs"] == 12
+
+
+def test_a_kill_during_a_checkpoint_save_leaves_the_previous_one(tmp_path, monkeypatch):
+    from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    from aebench.checkpoints import AtomicCheckpointIO
+
+    io = AtomicCheckpointIO()
+    path = tmp_path / "last.ckpt"
+    io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)
+
+    def dies_half_way(self, checkpoint, path, storage_options=None):
+        Path(path).write_bytes(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt  # as if killed while writing the file
+
+    monkeypatch.setattr(TorchCheckpointIO, "save_checkpoint", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}}, path)
+    monkeypatch.undo()
+    kept = torch.load(path, weights_only=True)["state_dict"]["w"]
+    assert torch.equal(kept, torch.ones(3)) and list(tmp_path.iterdir()) == [path]
+
+
+def test_nan_loss_stops_with_the_step_the_lr_and_the_last_good_checkpoint(run_cli, tmp_path):
+    res = run_cli("model=cnn", "lr=1e12", *RUN[1:])
+    assert res.returncode == 1, res.stderr[-3000:]
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("aebench: error: training loss became")
+    assert "at step" in lines[0] and "lr=" in lines[0] and "checkpoint" in lines[0]
+
+
+def test_a_finished_run_is_never_trained_over(run_cli, tmp_path):
+    args = ["hydra.run.dir=myrun", "trainer.max_epochs=1", *RUN[1:]]
+    assert run_cli(*args).returncode == 0
+    before = (tmp_path / "myrun" / "metrics.json").read_bytes()
+    again = run_cli(*args)
+    assert again.returncode == 2 and "already holds a finished run" in again.stderr
+    assert "overwrite=true" in again.stderr
+    assert (tmp_path / "myrun" / "metrics.json").read_bytes() == before
+    kept = run_cli(*args, "resume=true")  # nothing to do: the results stay as they are
+    assert kept.returncode == 0 and (tmp_path / "myrun" / "metrics.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("corrupt", ["garbage", "other_model"])
+def test_resuming_from_a_bad_checkpoint_is_refused_before_training(run_cli, tmp_path, corrupt):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "overrides.yaml").write_text("[]\n")
+    last = run / "checkpoints" / "last.ckpt"
+    if corrupt == "garbage":
+        last.write_bytes(b"not a checkpoint at all")
+    else:
+        torch.save({"state_dict": {"net.encoder.weight_ih_l0": torch.zeros(4, 4)}}, last)
+    res = run_cli(*RUN, f"resume={run}")
+    assert res.returncode == 2, res.stderr[-3000:]
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(last) in lines[0]
+    assert ("cannot be read" if corrupt == "garbage" else "different model config") in lines[0]
+
+
+def test_a_resumed_sweep_keeps_finished_trials_and_reruns_the_rest(run_cli, tmp_path):
+    sweep_args = ["-m", "latent=4,8,16", "trainer.max_epochs=1", *RUN[1:2], *RUN[3:]]
+    assert run_cli(*sweep_args).returncode == 0
+    sweep = next((tmp_path / "multirun").glob("*/*"))
+    kept = {i: (sweep / str(i) / "metrics.json").stat().st_mtime_ns for i in (0, 2)}
+    (sweep / "1" / "metrics.json").unlink()  # trial 1 "was killed"
+    res = run_cli(*sweep_args, "resume=true")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert len(list((tmp_path / "multirun").glob("*/*"))) == 1  # the same sweep folder
+    assert {i: (sweep / str(i) / "metrics.json").stat().st_mtime_ns for i in (0, 2)} == kept
+    assert _metrics(sweep / "1")["status"] == "ok"
+    assert "3 ok" in (sweep / "leaderboard.md").read_text()
