@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -98,6 +99,12 @@ def test_multirun_sweeps_latent_into_separate_jobs_and_wandb_runs(run_cli, tmp_p
     (["-m", "data=shapes,imagenet"], "data=imagenet"),
     (["data=cifar10", "data.root=nowhere", "data.download=false"], "nowhere"),
     (["model=cnn", "loss=bce", *FAST_SHAPES], "out_activation=sigmoid"),
+    (["latent=1.5"], "latent=1.5"),
+    (["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    (["data.batch_size=0"], "data.batch_size=0"),
+    (["model=cnn", "data=sine"], "model=cnn needs images"),
+    (["degradation=jpeg"], "degradation=jpeg"),
+    (["callbacks.model_checkpoint.dirpath=/tmp/elsewhere", *FAST_SHAPES], "outside this run"),
 ])
 def test_user_errors_are_one_line_before_training(run_cli, tmp_path, args, names):
     res = run_cli(*args, "logger=csv")
@@ -126,3 +133,18 @@ def test_configs_ship_inside_a_non_editable_install(tmp_path):
                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert res.returncode == 0, res.stderr
     assert "aebench.models.cnn.ConvAutoencoder" in res.stdout and "latent: 64" in res.stdout
+
+
+def test_wandb_never_prompts_or_waits_without_a_key_or_a_network(monkeypatch, tmp_path):
+    from aebench.loggers import wandb_mode
+
+    for var in ("WANDB_MODE", "WANDB_API_KEY", "CI"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc with a key
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    start = time.perf_counter()
+    assert wandb_mode() == "offline" and time.perf_counter() - start < 1.0  # no key: at once
+    monkeypatch.setenv("WANDB_API_KEY", "0" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "https://10.255.255.1:9")  # a server that never answers
+    start = time.perf_counter()
+    assert wandb_mode() == "offline" and time.perf_counter() - start < 3.0

@@ -63,14 +63,15 @@ def test_a_killed_run_resumes_and_ends_as_if_never_killed(run_cli, tmp_path):
         assert resumed[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
 
 
-def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(run_cli, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(run_cli, tmp_path, sig):
     proc = _start(tmp_path, *RUN)
     last = _wait_for("outputs/*/*/checkpoints/last.ckpt", tmp_path)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+    assert proc.returncode == 128 + sig, err[-3000:]
     lines = [ln for ln in err.splitlines() if ln.startswith("aebench:")]
-    assert len(lines) == 1 and "stopped by SIGTERM" in lines[0] and "resume=" in lines[0]
+    assert len(lines) == 1 and f"stopped by {sig.name}" in lines[0] and "resume=" in lines[0]
     assert "Traceback" not in err
     ckpt = torch.load(last, map_location="cpu", weights_only=True)
     assert "aebench" in ckpt and ckpt["global_step"] > 0

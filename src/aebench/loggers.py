@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import netrc
 import os
-import socket
 from pathlib import Path
 
 
@@ -17,11 +16,19 @@ def _has_wandb_key() -> bool:
         return False
 
 
-def _reachable(host: str = "api.wandb.ai", port: int = 443, timeout: float = 1.5) -> bool:
+def _reachable(timeout: float = 2.0) -> bool:
+    """Whether the W&B server (WANDB_BASE_URL, default api.wandb.ai) answers HTTP within
+    `timeout` (a TCP connect alone is not enough: proxies accept connections they never serve)."""
+    import urllib.error
+    import urllib.request
+
+    base = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").rstrip("/")
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with urllib.request.urlopen(f"{base}/healthz", timeout=timeout):
             return True
-    except OSError:
+    except urllib.error.HTTPError:  # it answered, if not with 200
+        return True
+    except (OSError, ValueError):
         return False
 
 

@@ -29,6 +29,27 @@ def check_top_level(cfg: DictConfig) -> None:
     seed = cfg.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed={seed!r} is not accepted: it must be an integer >= 0")
+    epochs = cfg.trainer.get("max_epochs") if cfg.get("trainer") else None
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
+                               or (epochs <= 0 and epochs != -1)):
+        raise ConfigError(f"trainer.max_epochs={epochs!r} is not accepted: it must be an integer "
+                          ">= 1 (or -1 with trainer.max_steps set)")
+
+
+def check_write_paths(out_dir: Path, callbacks, logger) -> None:
+    """Everything a run writes stays inside its own folder."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    root = out_dir.resolve()
+    paths = [("callbacks.model_checkpoint.dirpath", c.dirpath) for c in callbacks
+             if isinstance(c, ModelCheckpoint) and c.dirpath]
+    if logger is not None and getattr(logger, "save_dir", None):
+        paths.append(("logger.save_dir", logger.save_dir))
+    for key, path in paths:
+        p = Path(path).resolve()
+        if p != root and root not in p.parents:
+            raise ConfigError(f"{key}={path} is outside this run's folder {out_dir}; a run "
+                              "writes only inside its folder (set hydra.run.dir to move it)")
 
 
 def build(node, **kwargs):
@@ -158,6 +179,7 @@ def run(cfg: DictConfig) -> dict:
     hint = "python -m aebench " + " ".join(
         [o for o in overrides if not o.startswith("resume=")] + [f"resume={out_dir}"])
     callbacks.append(StopOnSignal(out_dir / "checkpoints" / "last.ckpt", hint))
+    check_write_paths(out_dir, callbacks, logger)
     trainer = build(cfg.trainer, logger=logger if logger is not None else False,
                     callbacks=callbacks, default_root_dir=str(out_dir),
                     plugins=[AtomicCheckpointIO()])
