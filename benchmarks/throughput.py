@@ -1,0 +1,150 @@
+"""Training throughput of aebench's real path against a bare PyTorch loop, in one process.
+
+    .venv/bin/python benchmarks/throughput.py                       # lstm_seq lstm cnn_small unet
+    .venv/bin/python benchmarks/throughput.py --models cnn_small --steps 40 --rounds 3
+
+For each model config, on CIFAR-10-shaped data (the procedural shapes: 3 x 32 x 32, blur 1.0,
+8-bit), train N steps two ways, alternating rounds:
+  (a) aebench: the composed config's LightningModule + Trainer + DataModule + degradation
+      (no logger, no checkpointing, no validation: the training path only);
+  (b) bare: the same network object, the same batches as tensors, the same optimiser, blur and
+      loss, gradient clipping as configured, no Lightning.
+Prints images/s for each, the ratio a/b of the time per step (goal <= 1.10), and the test pass
+(images/s of `trainer.test` over the test split, PSNR/SSIM/MSE of model and baseline included).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+CONF = None
+
+
+def compose(model: str, batch_size: int | None, n_train: int, n_test: int):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from aebench.cli import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    over = [f"model={model}", "data=shapes", f"data.num_train={n_train}",
+            f"data.num_test={n_test}", "logger=none", "callbacks=none"]
+    if batch_size:
+        over.append(f"data.batch_size={batch_size}")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=over, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = "/tmp/aebench-throughput"
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def build(cfg):
+    from aebench.train import build as inst
+
+    dm = inst(cfg.data)
+    dm.prepare_data()
+    dm.setup("fit")
+    deg = inst(cfg.degradation)
+    net = inst(cfg.model.net, input_shape=dm.item_shape, bounded=dm.bounded)
+    module = inst(cfg.model, net=net, degradation=deg)
+    return dm, deg, net, module
+
+
+def aebench_steps(cfg, module, dm, steps: int) -> float:
+    """Seconds per step of trainer.fit over `steps` steps (after 3 warm-up steps)."""
+    import pytorch_lightning as pl
+
+    from aebench.train import build as inst
+
+    times = []
+
+    class Clock(pl.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if batch_idx == 3:
+                times.append(time.perf_counter())
+
+        def on_train_end(self, trainer, pl_module):
+            times.append(time.perf_counter())
+
+    trainer = inst(cfg.trainer, max_epochs=1, limit_train_batches=steps + 3, limit_val_batches=0,
+                   logger=False, callbacks=[Clock()], enable_checkpointing=False,
+                   enable_progress_bar=False, enable_model_summary=False,
+                   default_root_dir="/tmp/aebench-throughput")
+    trainer.fit(module, datamodule=dm)
+    return (times[1] - times[0]) / steps
+
+
+def bare_steps(cfg, net, deg, dm, steps: int) -> float:
+    """Seconds per step of a plain loop: same net, batches, optimiser, blur, loss, clipping."""
+    from hydra.utils import instantiate
+
+    opt = instantiate(cfg.model.optimizer)(net.parameters())
+    clip = cfg.model.get("grad_clip_norm")
+    bs = cfg.data.batch_size
+    g = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(dm.train_x), generator=g)
+    net.train()
+    t0 = None
+    for step in range(steps + 3):
+        if step == 3:
+            t0 = time.perf_counter()
+        idx = order[(step * bs) % len(order):][:bs]
+        x = dm.train_x[idx]
+        out = net(deg(x, idx, "train"))
+        loss = torch.nn.functional.mse_loss(out, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+        opt.step()
+    return (time.perf_counter() - t0) / steps
+
+
+def test_pass(cfg, module, dm) -> float:
+    from aebench.train import build as inst
+
+    trainer = inst(cfg.trainer, logger=False, enable_checkpointing=False,
+                   enable_progress_bar=False, enable_model_summary=False,
+                   default_root_dir="/tmp/aebench-throughput")
+    start = time.perf_counter()
+    trainer.test(module, datamodule=dm, verbose=False)
+    return len(dm.test_x) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["lstm_seq", "lstm", "cnn_small", "unet"])
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the model config's")
+    p.add_argument("--test-items", type=int, default=2000)
+    args = p.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print("| model | batch | aebench img/s | bare img/s | ratio a/b (time per step) | "
+          "ms/step aebench | ms/step bare | test img/s (PSNR+SSIM+MSE) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model in args.models:
+        n_train = (args.steps + 3) * 256
+        cfg = compose(model, args.batch_size, n_train, args.test_items)
+        dm, deg, net, module = build(cfg)
+        bs = cfg.data.batch_size
+        a, b = [], []
+        for _ in range(args.rounds):  # alternate, so drift in the machine hits both alike
+            a.append(aebench_steps(cfg, module, dm, args.steps))
+            b.append(bare_steps(cfg, net, deg, dm, args.steps))
+        ta, tb = statistics.median(a), statistics.median(b)
+        ips = test_pass(cfg, module, dm)
+        print(f"| {model} | {bs} | {bs / ta:.0f} | {bs / tb:.0f} | {ta / tb:.3f} | "
+              f"{ta * 1e3:.1f} | {tb * 1e3:.1f} | {ips:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
