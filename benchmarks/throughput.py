@@ -15,13 +15,12 @@ Prints images/s for each, the ratio a/b of the time per step (goal <= 1.10), and
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import time
+import warnings
 
 import torch
-
-CONF = None
-
 
 def compose(model: str, batch_size: int | None, n_train: int, n_test: int):
     from hydra import compose as hydra_compose
@@ -127,6 +126,9 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=None, help="default: the model config's")
     p.add_argument("--test-items", type=int, default=2000)
     args = p.parse_args()
+    for name in ("pytorch_lightning", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| model | batch | aebench img/s | bare img/s | ratio a/b (time per step) | "
           "ms/step aebench | ms/step bare | test img/s (PSNR+SSIM+MSE) |")
