@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
-from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+from torchmetrics.image import PeakSignalNoiseRatio
 
 from aebench.baselines import InputBaseline, PCABaseline
 from aebench.errors import ConfigError
+from aebench.metrics import SSIM
 
 LOSSES = {
     "mse": F.mse_loss,
@@ -57,7 +58,7 @@ class AutoencoderModule(pl.LightningModule):
             return MetricCollection({
                 "mse": MeanSquaredError(),
                 "psnr": PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3)),
-                "ssim": StructuralSimilarityIndexMeasure(data_range=1.0),
+                "ssim": SSIM(data_range=1.0),  # torchmetrics' SSIM, 6x faster (aebench.metrics)
             })
         return MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
 
