@@ -81,7 +81,7 @@ def aebench_steps(cfg, module, dm, steps: int) -> float:
     return (times[1] - times[0]) / steps
 
 
-def bare_steps(cfg, net, deg, dm, steps: int) -> float:
+def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False) -> float:
     """Seconds per step of a plain loop: same net, batches, optimiser, blur, loss, clipping."""
     from hydra.utils import instantiate
 
@@ -97,7 +97,10 @@ def bare_steps(cfg, net, deg, dm, steps: int) -> float:
             t0 = time.perf_counter()
         idx = order[(step * bs) % len(order):][:bs]
         x = dm.train_x[idx]
-        out = net(deg(x, idx, "train"))
+        inp = deg(x, idx, "train")
+        if channels_last:  # the same memory format as the module uses (model.channels_last)
+            inp = inp.contiguous(memory_format=torch.channels_last)
+        out = net(inp).contiguous()
         loss = torch.nn.functional.mse_loss(out, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -144,7 +147,7 @@ def main() -> None:
         a, b = [], []
         for _ in range(args.rounds):  # alternate, so drift in the machine hits both alike
             a.append(aebench_steps(cfg, module, dm, args.steps))
-            b.append(bare_steps(cfg, net, deg, dm, args.steps))
+            b.append(bare_steps(cfg, net, deg, dm, args.steps, module.channels_last))
         ta, tb = statistics.median(a), statistics.median(b)
         ips = test_pass(cfg, module, dm)
         print(f"| {model} | {bs} | {bs / ta:.0f} | {bs / tb:.0f} | {ta / tb:.3f} | "

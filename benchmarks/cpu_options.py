@@ -1,0 +1,103 @@
+"""What each CPU option buys for a bare training step: bf16 autocast, channels_last,
+torch.compile, thread count.
+
+    .venv/bin/python benchmarks/cpu_options.py                      # lstm_seq lstm cnn_small
+    .venv/bin/python benchmarks/cpu_options.py --models cnn_small --steps 20
+
+For each model (its config's batch size; lstm_seq at the reports' 64) the bare loop of
+benchmarks/throughput.py runs with one option changed at a time, from the same initial weights
+and batches; printed: ms per step (median of rounds, warm-up excluded) and the mean training
+loss over the timed steps, next to fp32's, so an option that trains differently shows.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import statistics
+import time
+import warnings
+
+import torch
+from throughput import build, compose
+
+BATCH = {"lstm_seq": 64, "lstm": 128, "cnn_small": 128, "unet": 128}
+
+
+def loop(cfg, net, deg, dm, steps: int, autocast=False, channels_last=False, compiled=False):
+    from hydra.utils import instantiate
+
+    net = copy.deepcopy(net)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    fn = torch.compile(net) if compiled else net
+    opt = instantiate(cfg.model.optimizer)(net.parameters())
+    clip = cfg.model.get("grad_clip_norm")
+    bs = cfg.data.batch_size
+    order = torch.randperm(len(dm.train_x), generator=torch.Generator().manual_seed(0))
+    losses, t0 = [], None
+    for step in range(steps + 3):
+        if step == 3:
+            t0 = time.perf_counter()
+        idx = order[(step * bs) % len(order):][:bs]
+        x = dm.train_x[idx]
+        inp = deg(x, idx, "train")
+        if channels_last:
+            inp, x = inp.contiguous(memory_format=torch.channels_last), x
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            out = fn(inp)
+        loss = torch.nn.functional.mse_loss(out.float(), x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+        opt.step()
+        if step >= 3:
+            losses.append(loss.item())
+    return (time.perf_counter() - t0) / steps, sum(losses) / len(losses)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["lstm_seq", "lstm", "cnn_small"])
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args()
+    logging.disable(logging.WARNING)
+    warnings.filterwarnings("ignore")
+    options = {"fp32 (default)": {}, "bf16 autocast": {"autocast": True},
+               "channels_last": {"channels_last": True}, "torch.compile": {"compiled": True}}
+    print(f"torch {torch.__version__}")
+    print("| model | batch | option | threads | ms/step | vs fp32 | mean loss (fp32's) |")
+    print("|---|---|---|---|---|---|---|")
+    for model in args.models:
+        cfg = compose(model, BATCH.get(model), (args.steps + 3) * 256, 64)
+        dm, deg, net, _ = build(cfg)
+        bs = cfg.data.batch_size
+        runs = [(name, kw, 2) for name, kw in options.items()
+                if not (kw.get("channels_last") and len(dm.item_shape) != 3)]
+        runs.append(("fp32, 1 thread", {}, 1))
+        base = None
+        for name, kw, threads in runs:
+            torch.set_num_threads(threads)
+            try:
+                if kw.get("compiled"):
+                    t = time.perf_counter()
+                    loop(cfg, net, deg, dm, 1, **kw)  # compile time, reported apart
+                    compile_s = time.perf_counter() - t
+                res = [loop(cfg, net, deg, dm, args.steps, **kw) for _ in range(args.rounds)]
+            except Exception as err:  # an option this model/build cannot use: say so
+                print(f"| {model} | {bs} | {name} | {threads} | failed: {type(err).__name__} "
+                      f"| | |", flush=True)
+                continue
+            ms = statistics.median(r[0] for r in res) * 1e3
+            loss = statistics.median(r[1] for r in res)
+            base = base or (ms, loss)
+            extra = f" (+{compile_s:.0f} s to compile)" if kw.get("compiled") else ""
+            print(f"| {model} | {bs} | {name}{extra} | {threads} | {ms:.1f} | "
+                  f"{base[0] / ms:.2f}x | {loss:.5f} ({base[1]:.5f}) |", flush=True)
+        torch.set_num_threads(2)
+
+
+if __name__ == "__main__":
+    main()
