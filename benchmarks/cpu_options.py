@@ -19,42 +19,18 @@ import time
 import warnings
 
 import torch
-from throughput import build, compose
+from throughput import bare_steps, build, compose
 
 BATCH = {"lstm_seq": 64, "lstm": 128, "cnn_small": 128, "unet": 128}
 
 
 def loop(cfg, net, deg, dm, steps: int, autocast=False, channels_last=False, compiled=False):
-    from hydra.utils import instantiate
-
+    """(seconds per step, mean loss) of throughput.bare_steps on a copy of `net`."""
     net = copy.deepcopy(net)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
-    fn = torch.compile(net) if compiled else net
-    opt = instantiate(cfg.model.optimizer)(net.parameters())
-    clip = cfg.model.get("grad_clip_norm")
-    bs = cfg.data.batch_size
-    order = torch.randperm(len(dm.train_x), generator=torch.Generator().manual_seed(0))
-    losses, t0 = [], None
-    for step in range(steps + 3):
-        if step == 3:
-            t0 = time.perf_counter()
-        idx = order[(step * bs) % len(order):][:bs]
-        x = dm.train_x[idx]
-        inp = deg(x, idx, "train")
-        if channels_last:
-            inp, x = inp.contiguous(memory_format=torch.channels_last), x
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            out = fn(inp)
-        loss = torch.nn.functional.mse_loss(out.float(), x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
-        opt.step()
-        if step >= 3:
-            losses.append(loss.item())
-    return (time.perf_counter() - t0) / steps, sum(losses) / len(losses)
+    return bare_steps(cfg, net, deg, dm, steps, channels_last=channels_last, autocast=autocast,
+                      compiled=compiled, with_loss=True)
 
 
 def main() -> None:

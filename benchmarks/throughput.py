@@ -46,15 +46,9 @@ def compose(model: str, batch_size: int | None, n_train: int, n_test: int):
 
 
 def build(cfg):
-    from aebench.train import build as inst
+    from aebench.train import build_parts
 
-    dm = inst(cfg.data)
-    dm.prepare_data()
-    dm.setup("fit")
-    deg = inst(cfg.degradation)
-    net = inst(cfg.model.net, input_shape=dm.item_shape, bounded=dm.bounded)
-    module = inst(cfg.model, net=net, degradation=deg)
-    return dm, deg, net, module
+    return build_parts(cfg)
 
 
 def aebench_steps(cfg, module, dm, steps: int) -> float:
@@ -81,17 +75,22 @@ def aebench_steps(cfg, module, dm, steps: int) -> float:
     return (times[1] - times[0]) / steps
 
 
-def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False) -> float:
-    """Seconds per step of a plain loop: same net, batches, optimiser, blur, loss, clipping."""
+def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False,
+               autocast: bool = False, compiled: bool = False, with_loss: bool = False):
+    """Seconds per step of a plain loop: same net, batches, optimiser, blur, loss, clipping.
+
+    Options (benchmarks/cpu_options.py): NHWC inputs, bf16 autocast, torch.compile. With
+    `with_loss`, returns (seconds per step, mean loss over the timed steps)."""
     from hydra.utils import instantiate
 
+    fn = torch.compile(net) if compiled else net
     opt = instantiate(cfg.model.optimizer)(net.parameters())
     clip = cfg.model.get("grad_clip_norm")
     bs = cfg.data.batch_size
     g = torch.Generator().manual_seed(0)
     order = torch.randperm(len(dm.train_x), generator=g)
     net.train()
-    t0 = None
+    t0, losses = None, []
     for step in range(steps + 3):
         if step == 3:
             t0 = time.perf_counter()
@@ -100,14 +99,18 @@ def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False) -> fl
         inp = deg(x, idx, "train")
         if channels_last:  # the same memory format as the module uses (model.channels_last)
             inp = inp.contiguous(memory_format=torch.channels_last)
-        out = net(inp).contiguous()
-        loss = torch.nn.functional.mse_loss(out, x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            out = fn(inp)
+        loss = torch.nn.functional.mse_loss(out.float().contiguous(), x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip:
             torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
         opt.step()
-    return (time.perf_counter() - t0) / steps
+        if with_loss and step >= 3:
+            losses.append(loss.item())
+    seconds = (time.perf_counter() - t0) / steps
+    return (seconds, sum(losses) / len(losses)) if with_loss else seconds
 
 
 def test_pass(cfg, module, dm) -> float:

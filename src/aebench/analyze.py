@@ -54,7 +54,7 @@ def main(argv=None) -> None:
     from aebench.analysis import compression, run_analysis
     from aebench.errors import ConfigError
     from aebench.reports import write_json
-    from aebench.train import build
+    from aebench.train import build_parts
 
     trained_with = [str(o) for o in yaml.safe_load(overrides_file.read_text()) or []]
     base = trained_with
@@ -76,12 +76,7 @@ def main(argv=None) -> None:
             cfg.hydra.runtime.output_dir = str(out)
             cfg.hydra.job.num = 0
         HydraConfig.instance().set_config(cfg)
-        datamodule = build(cfg.data)
-        datamodule.prepare_data()
-        datamodule.setup("fit")
-        degradation = build(cfg.degradation)
-        net = build(cfg.model.net, input_shape=datamodule.item_shape, bounded=datamodule.bounded)
-        module = build(cfg.model, net=net, degradation=degradation)
+        datamodule, degradation, net, module = build_parts(cfg)
         state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
         results = run_analysis(cfg.analysis, net, datamodule, degradation, out, cfg.seed)

@@ -68,6 +68,18 @@ def build(node, **kwargs):
         raise cause from None
 
 
+def build_parts(cfg: DictConfig):
+    """config -> data -> degradation -> model: (datamodule set up, degradation, net, module)."""
+    datamodule = build(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    degradation = build(cfg.degradation)
+    degradation.check(datamodule.item_shape)
+    net = build(cfg.model.net, input_shape=datamodule.item_shape, bounded=datamodule.bounded)
+    module = build(cfg.model, net=net, degradation=degradation)
+    return datamodule, degradation, net, module
+
+
 def tune(net, datamodule, degradation, n: int = 500) -> dict | None:
     """Let a network without trainable parameters pick its settings on `n` training items."""
     if not hasattr(net, "tune"):
@@ -153,15 +165,8 @@ def run(cfg: DictConfig) -> dict:
     resume_from = check_output_dir(out_dir, cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    # config -> data -> degradation -> model
-    datamodule = build(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
+    datamodule, degradation, net, module = build_parts(cfg)
     item_shape = datamodule.item_shape
-    degradation = build(cfg.degradation)
-    degradation.check(item_shape)
-    net = build(cfg.model.net, input_shape=item_shape, bounded=datamodule.bounded)
-    module = build(cfg.model, net=net, degradation=degradation)
     params = sum(p.numel() for p in net.parameters())
 
     names = {"model": choices.get("model"), "data": choices.get("data"),
