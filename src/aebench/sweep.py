@@ -55,20 +55,23 @@ def check_trainer_for_sweep(cfg: DictConfig) -> None:
             "or sweep with hydra/launcher=parallel to put one trial on each GPU")
 
 
+def failure_record(cfg: DictConfig, hydra_cfg, out_dir: Path, error: str, **extra) -> dict:
+    """metrics.json of a failed trial: its one-line error and what the trial was."""
+    return {
+        "status": "failed", "error": error,
+        **{k: hydra_cfg.runtime.choices.get(k) for k in ("model", "data", "degradation")},
+        **{k: cfg.get(k) for k in ("latent", "depth", "blur", "seed")},
+        "overrides": list(hydra_cfg.overrides.task), "output_dir": str(out_dir), **extra}
+
+
 def _failure(cfg: DictConfig, out_dir: Path, err: BaseException, trial: dict) -> dict:
     from hydra.core.hydra_config import HydraConfig
 
-    hc = HydraConfig.get()
     (out_dir / "error.txt").write_text("".join(
         traceback.format_exception(type(err), err, err.__traceback__)))
     first = (str(err).strip().splitlines() or [""])[0]
-    return {
-        "status": "failed", "error": f"{type(err).__name__}: {first}",
-        "error_file": str(out_dir / "error.txt"),
-        **{k: hc.runtime.choices.get(k) for k in ("model", "data", "degradation")},
-        "latent": cfg.get("latent"), "depth": cfg.get("depth"), "blur": cfg.get("blur"),
-        "seed": cfg.get("seed"), "overrides": list(hc.overrides.task), "output_dir": str(out_dir),
-        "trial": trial}
+    return failure_record(cfg, HydraConfig.get(), out_dir, f"{type(err).__name__}: {first}",
+                          error_file=str(out_dir / "error.txt"), trial=trial)
 
 
 def run_trial(cfg: DictConfig) -> float | None:

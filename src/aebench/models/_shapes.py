@@ -75,3 +75,17 @@ def rows_shape(input_shape) -> tuple[int, int]:
         return shape
     raise ConfigError(f"input_shape={shape} is not accepted: this model reads images (C, H, W) "
                       f"or sequences (T, F)")
+
+
+class EncoderDecoder(nn.Module):
+    """An autoencoder made of `self.encoder` and `self.decoder` (set by the subclass):
+    encode, decode, forward = decode(encode(x)). The code is the encoder's output as is."""
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))

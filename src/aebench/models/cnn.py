@@ -7,13 +7,12 @@ upsampling and ends in a 3x3 convolution to the input's channels.
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from aebench.models._shapes import image_shape, output_activation, positive_int
+from aebench.models._shapes import EncoderDecoder, image_shape, output_activation, positive_int
 
 
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(EncoderDecoder):
     def __init__(self, input_shape, bounded: bool = True, latent: int = 16, depth: int = 2,
                  base_channels: int = 32, out_activation: str = "auto"):
         super().__init__()
@@ -35,12 +34,3 @@ class ConvAutoencoder(nn.Module):
         self.decoder = nn.Sequential(*up, nn.Conv2d(prev, c, 3, padding=1),
                                      output_activation(out_activation, bounded))
         self.code_size = latent * (h // 2**depth) * (w // 2**depth)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def decode(self, code: torch.Tensor) -> torch.Tensor:
-        return self.decoder(code)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

@@ -11,17 +11,16 @@ fewer: 12,393.
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from aebench.models._shapes import image_shape, output_activation, positive_int
+from aebench.models._shapes import EncoderDecoder, image_shape, output_activation, positive_int
 
 
 def _block(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(cout)]
 
 
-class BatchNormConvAutoencoder(nn.Module):
+class BatchNormConvAutoencoder(EncoderDecoder):
     def __init__(self, input_shape, bounded: bool = True, latent: int = 8,
                  out_activation: str = "sigmoid"):
         super().__init__()
@@ -37,12 +36,3 @@ class BatchNormConvAutoencoder(nn.Module):
             *_block(16, 32), nn.Upsample(scale_factor=2, mode="nearest"),
             nn.Conv2d(32, c, 3, padding=1), output_activation(out_activation, bounded))
         self.code_size = latent * (h // 4) * (w // 4)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def decode(self, code: torch.Tensor) -> torch.Tensor:
-        return self.decoder(code)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

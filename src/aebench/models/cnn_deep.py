@@ -8,13 +8,12 @@ one bias per layer): 320 + 18,496 + 73,856 + 73,792 + 18,464 + 289 = 185,217 on 
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from aebench.models._shapes import image_shape, output_activation, positive_int
+from aebench.models._shapes import EncoderDecoder, image_shape, output_activation, positive_int
 
 
-class DeepConvAutoencoder(nn.Module):
+class DeepConvAutoencoder(EncoderDecoder):
     def __init__(self, input_shape, bounded: bool = True, latent: int = 128,
                  out_activation: str = "sigmoid"):
         super().__init__()
@@ -32,12 +31,3 @@ class DeepConvAutoencoder(nn.Module):
             nn.Upsample(scale_factor=2, mode="nearest"),
             nn.ConvTranspose2d(32, c, 3, padding=1), output_activation(out_activation, bounded))
         self.code_size = latent * (h // 4) * (w // 4)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def decode(self, code: torch.Tensor) -> torch.Tensor:
-        return self.decoder(code)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

@@ -7,13 +7,12 @@ The sigmoid is part of the published model; out_activation=identity gives a line
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from aebench.models._shapes import image_shape, output_activation, positive_int
+from aebench.models._shapes import EncoderDecoder, image_shape, output_activation, positive_int
 
 
-class SmallConvAutoencoder(nn.Module):
+class SmallConvAutoencoder(EncoderDecoder):
     def __init__(self, input_shape, bounded: bool = True, latent: int = 32, width: int = 32,
                  out_activation: str = "sigmoid"):
         super().__init__()
@@ -28,12 +27,3 @@ class SmallConvAutoencoder(nn.Module):
             nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(latent, c, 3, padding=1),
             output_activation(out_activation, bounded))
         self.code_size = latent * (h // 2) * (w // 2)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def decode(self, code: torch.Tensor) -> torch.Tensor:
-        return self.decoder(code)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

@@ -18,7 +18,6 @@ Hydra accepts launchers only from the `hydra_plugins` package, hence this file's
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import deque
@@ -66,16 +65,14 @@ class TrialWorker:
 
 def _record_lost_trial(sweep_config, err: BaseException) -> None:
     """metrics.json of a trial whose worker died before it could write one."""
+    from aebench.reports import write_json
+    from aebench.sweep import failure_record
+
     out = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
     out.mkdir(parents=True, exist_ok=True)
     first = (str(err).strip().splitlines() or [""])[0]
-    (out / "metrics.json").write_text(json.dumps({
-        "status": "failed",
-        "error": f"{type(err).__name__}: the worker running this trial died ({first})",
-        "overrides": list(sweep_config.hydra.overrides.task),
-        **{k: sweep_config.hydra.runtime.choices.get(k) for k in ("model", "data", "degradation")},
-        **{k: sweep_config.get(k) for k in ("latent", "depth", "blur", "seed")},
-        "output_dir": str(out)}, indent=2, sort_keys=True))
+    error = f"{type(err).__name__}: the worker running this trial died ({first})"
+    write_json(failure_record(sweep_config, sweep_config.hydra, out, error), out / "metrics.json")
 
 
 class RayLauncher(_PluginRayLauncher):
