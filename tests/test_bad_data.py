@@ -187,7 +187,7 @@ def test_cifar_integer_pixels_in_range_still_load(tmp_path):
     pixels = np.arange(4 * 3072).reshape(4, 3072) % 256  # int64, as from a list of ints
     dm = _cifar_batch(tmp_path, {"data": pixels, "labels": [0, 1, 2, 9]})
     dm.setup()
-    assert torch.equal(dm.test_x.flatten(1), torch.from_numpy(pixels).float() / 255.0)
+    assert torch.equal(dm.test_x.flatten(1), torch.from_numpy(pixels).to(torch.uint8))
 
 
 def test_mnist_gz_and_header_variants_name_the_file(tmp_path):

@@ -28,14 +28,12 @@ def test_cifar10_loads_non_official_copy_with_exact_pixels(tmp_path):
     dm = CIFAR10DataModule(root=str(tmp_path), download=False, val_fraction=0.2, seed=0)
     train_x, train_y, test_x, test_y = dm.load()
     assert train_x.shape == (50, 3, 32, 32) and test_x.shape == (20, 3, 32, 32)
-    assert train_x.dtype == torch.float32 and train_y.dtype == torch.int64
-    assert 0.0 <= float(train_x.min()) and float(train_x.max()) <= 1.0
+    assert train_x.dtype == torch.uint8 and train_y.dtype == torch.int64  # 8-bit in memory
     assert torch.equal(train_y, torch.from_numpy(info["train_labels"]))
     assert torch.equal(test_y, torch.from_numpy(info["test_labels"]))
     # channel-planar storage must come back as CHW: image 13 (batch 2), every pixel exact
-    expected = torch.from_numpy(info["train_hwc"][13]).permute(2, 0, 1).float() / 255.0
-    assert torch.equal(train_x[13], expected)
-    assert torch.equal(test_x[7], torch.from_numpy(info["test_hwc"][7]).permute(2, 0, 1).float() / 255.0)
+    assert torch.equal(train_x[13], torch.from_numpy(info["train_hwc"][13]).permute(2, 0, 1))
+    assert torch.equal(test_x[7], torch.from_numpy(info["test_hwc"][7]).permute(2, 0, 1))
     dm.setup()
     assert (len(dm.train_x), len(dm.val_x), len(dm.test_x)) == (40, 10, 20)
 
@@ -70,11 +68,10 @@ def test_mnist_loads_plain_and_gz(tmp_path, gz):
     dm = MNISTDataModule(root=str(tmp_path), download=False)
     train_x, train_y, test_x, test_y = dm.load()
     assert train_x.shape == (60, 1, 28, 28) and test_x.shape == (20, 1, 28, 28)
-    assert train_x.dtype == torch.float32 and test_y.dtype == torch.int64
-    assert torch.equal(train_x[5, 0], torch.from_numpy(info["train_images"][5]).float() / 255.0)
+    assert train_x.dtype == torch.uint8 and test_y.dtype == torch.int64
+    assert torch.equal(train_x[5, 0], torch.from_numpy(info["train_images"][5]))
     assert torch.equal(train_y, torch.from_numpy(info["train_labels"]))
     assert torch.equal(test_y, torch.from_numpy(info["test_labels"]))
-    assert 0.0 <= float(train_x.min()) and float(train_x.max()) <= 1.0
 
 
 # -- base class: split and loaders ----------------------------------------------------------
@@ -118,6 +115,36 @@ def test_batch_items_match_their_index():
     assert torch.equal(x, dm.train_x[idx]) and torch.equal(y, dm.train_y[idx])
 
 
+def test_8bit_items_are_held_as_uint8_and_reach_the_model_as_floats(tmp_path):
+    # a quarter of float32's memory; the batch hook (run after the batch reached its device)
+    # gives the model exactly k / 255
+    info = write_cifar10(tmp_path, n_train=20, n_test=10)
+    dm = CIFAR10DataModule(root=str(tmp_path), download=False, val_fraction=0.2, batch_size=4)
+    dm.setup()
+    assert dm.test_x.dtype == torch.uint8
+    x, y, idx = dm.on_after_batch_transfer(next(iter(dm.test_dataloader())), 0)
+    assert x.dtype == torch.float32
+    expected = torch.from_numpy(info["test_hwc"][:len(x)]).permute(0, 3, 1, 2).float() / 255.0
+    assert torch.equal(x, expected)
+
+
+def test_data_set_moves_to_the_trainers_gpu_unless_told_not_to():
+    # what setup() does with a GPU trainer; "meta" stands in for the GPU on this CPU machine
+    dm = ShapesDataModule(num_train=20, num_test=10)
+    dm.setup()
+    assert not dm.place(torch.device("cpu"))
+    assert dm.place(torch.device("meta")) and dm.train_x.device.type == "meta"
+    assert all(getattr(dm, f"{s}_{k}").device.type == "meta" for s in ("train", "val", "test")
+               for k in "xy")
+    x, _, idx = next(iter(dm.train_dataloader()))  # batches are indexed where the data lives
+    assert x.device.type == "meta" and len(x) == len(idx)
+    kept = ShapesDataModule(num_train=20, num_test=10, on_device=False)
+    kept.setup()
+    assert not kept.place(torch.device("meta")) and kept.train_x.device.type == "cpu"
+    with pytest.raises(ConfigError, match="data.on_device='yes'"):
+        ShapesDataModule(on_device="yes")
+
+
 # -- folder ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("channels", [1, 3])
 def test_folder_class_layout_resized(tmp_path, channels):
@@ -128,8 +155,7 @@ def test_folder_class_layout_resized(tmp_path, channels):
     assert dm.classes == ("ant", "cat")  # sorted by name -> labels 0, 1
     assert (len(dm.train_x), len(dm.val_x), len(dm.test_x)) == (12, 4, 4)
     for x in _all_x(dm):
-        assert x.shape[1:] == (channels, 16, 16) and x.dtype == torch.float32
-        assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+        assert x.shape[1:] == (channels, 16, 16) and x.dtype == torch.uint8
     labels = torch.cat([dm.train_y, dm.val_y, dm.test_y])
     assert sorted(labels.tolist()) == [0] * 10 + [1] * 10
     # same seed -> same test split
@@ -145,7 +171,7 @@ def test_folder_exact_pixels_without_resize(tmp_path):
     train_x, _, test_x, _ = dm.load()
     loaded = {tuple(x.flatten().tolist()) for x in torch.cat([train_x, test_x])}
     for _path, _cls, img in info["files"]["all"]:
-        expected = torch.from_numpy(img).permute(2, 0, 1).float() / 255.0
+        expected = torch.from_numpy(img).permute(2, 0, 1)
         assert tuple(expected.flatten().tolist()) in loaded
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aebench.data.base import to_float
+
 log = logging.getLogger("aebench")
 
 
@@ -36,9 +38,9 @@ def encode(net, x: torch.Tensor, degradation, split: str, batch: int = 512):
     net.eval()
     out, layout = [], None
     for i in range(0, len(x), batch):
-        xb = x[i:i + batch]
+        xb = to_float(x[i:i + batch].to(device))
         idx = torch.arange(i, i + len(xb))
-        code = net.encode(degradation(xb, idx, split).to(device))
+        code = net.encode(degradation(xb, idx, split))
         if isinstance(code, (tuple, list)):  # e.g. (mu, logvar): the first is the code
             code = code[0]
         if layout is None:
@@ -159,17 +161,17 @@ def probe(net, datamodule, degradation, out_dir: Path, seed: int, max_train: int
     n = min(len(datamodule.train_x), max_train)
     pick = np.sort(np.random.default_rng(seed).choice(len(datamodule.train_x), n, replace=False))
     pick_t = torch.from_numpy(pick)
-    tr_x, tr_y = datamodule.train_x[pick_t], datamodule.train_y[pick_t].numpy()
+    tr_x, tr_y = datamodule.train_x[pick_t], datamodule.train_y[pick_t].cpu().numpy()
     te_x, te_y = datamodule.test_x, datamodule.test_y
     held_out = getattr(datamodule, "held_out", None)
     if held_out is not None:  # never seen in training: a probe could not name it
         te_x, te_y = te_x[te_y != held_out], te_y[te_y != held_out]
-    te_y = te_y.numpy()
+    te_y = te_y.cpu().numpy()
     codes_tr, _ = encode(net, tr_x, degradation, "val")
     codes_te, _ = encode(net, te_x, degradation, "test")
     acc, report, cm, ok = linear_probe(codes_tr, tr_y, codes_te, te_y, classes, seed, max_train)
-    pix_tr = degradation(tr_x, torch.arange(len(tr_x)), "val").flatten(1).numpy()
-    pix_te = degradation(te_x, torch.arange(len(te_x)), "test").flatten(1).numpy()
+    pix_tr = degradation(to_float(tr_x.cpu()), torch.arange(len(tr_x)), "val").flatten(1).numpy()
+    pix_te = degradation(to_float(te_x.cpu()), torch.arange(len(te_x)), "test").flatten(1).numpy()
     acc_pix, _, _, ok_pix = linear_probe(pix_tr, tr_y, pix_te, te_y, classes, seed, max_train)
     chance = float(np.bincount(te_y).max() / len(te_y))
     seen = sorted(int(k) for k in np.unique(np.concatenate([tr_y, te_y])))
@@ -198,13 +200,13 @@ def anomaly(net, datamodule, degradation, out_dir: Path, batch: int = 512) -> di
     scores = []
     x = datamodule.test_x
     for i in range(0, len(x), batch):
-        xb = x[i:i + batch]
-        out = net(degradation(xb, torch.arange(i, i + len(xb)), "test").to(device)).cpu()
+        xb = to_float(x[i:i + batch].to(device))
+        out = net(degradation(xb, torch.arange(i, i + len(xb)), "test"))
         if datamodule.bounded:
             out = out.clamp(0, 1)
-        scores.append(((out - xb) ** 2).flatten(1).mean(1))
+        scores.append(((out - xb) ** 2).flatten(1).mean(1).cpu())
     scores = torch.cat(scores).numpy()
-    is_anomaly = (datamodule.test_y.numpy() == k)
+    is_anomaly = (datamodule.test_y.cpu().numpy() == k)
     auroc = float(roc_auc_score(is_anomaly, scores))
     name = datamodule.classes[k] if getattr(datamodule, "classes", None) else str(k)
 
@@ -241,7 +243,7 @@ def run_analysis(cfg, net, datamodule, degradation, out_dir: Path, seed: int) ->
     if cfg.get("latent"):
         codes, layout = encode(net, datamodule.test_x, degradation, "test")
         results["code_layout"] = layout
-        labels = datamodule.test_y.numpy() if labelled else None
+        labels = datamodule.test_y.cpu().numpy() if labelled else None
         results.update(latent_space(codes, labels, tuple(getattr(datamodule, "classes", ()) or ()),
                                     out_dir, seed, int(cfg.get("tsne_samples", 2000)), layout))
     if cfg.get("probe"):

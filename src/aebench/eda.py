@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from aebench.cli import CONF_DIR, check_group_choices, fail
+from aebench.data.base import to_float
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -131,6 +132,9 @@ def image_moments(x: torch.Tensor) -> Moments:
     stats = Moments(x.shape[1], bins=256)
     for start in range(0, len(x), BLOCK):
         part = x[start:start + BLOCK]
+        if part.dtype == torch.uint8:  # 8-bit data as loaded: the levels themselves
+            stats.add_block(part.double().transpose(0, 1).reshape(x.shape[1], -1).numpy())
+            continue
         levels = torch.round(part * 255)
         exact = torch.equal(levels / 255, part)  # stored as k/255: count the integer k
         v = levels.double() if exact else part.double() * 255
@@ -370,11 +374,11 @@ def explore_images(dm, out_dir: Path, data_name: str, options) -> tuple[dict, li
         stats["notes"].append("channel_correlation.png skipped: the images have one channel")
 
     n = min(int(options.get("samples", NUM_SAMPLES)), len(split_x["train"]))
-    plot_samples(split_x["train"][:n], split_y["train"][:n], classes if labelled else [],
+    plot_samples(to_float(split_x["train"][:n]), split_y["train"][:n], classes if labelled else [],
                  out_dir / "samples.png", f"{data_name}: {n} training images")
     figures.append("samples.png")
 
-    clean = split_x["test"][:PER_ROW]
+    clean = to_float(split_x["test"][:PER_ROW])
     rows, psnrs = [("clean", clean)], {}
     for sigma in options.get("sigmas", SIGMAS):
         blur = Blur(sigma=float(sigma))

@@ -86,7 +86,9 @@ def tune(net, datamodule, degradation, n: int = 500) -> dict | None:
         return None
     import torch
 
-    clean = datamodule.train_x[:n]
+    from aebench.data.base import to_float
+
+    clean = to_float(datamodule.train_x[:n])
     degraded = degradation(clean, torch.arange(len(clean)), "tune")
     info = net.tune(clean, degraded)
     log.info("tuned %s on %d training items: %s", type(net).__name__, len(clean), info)

@@ -1,17 +1,40 @@
 """In-memory tensor datasets: the common loader behind every aebench data module.
 
 A data module only has to `load()` its tensors; this base splits train/val with a seeded
-generator and serves whole batches by tensor indexing (no per-sample Python work).
-Batches are `(x, y, idx)`: items, integer labels (-1 when there are none) and each item's
-index inside its split, which lets a degradation draw the same noise for an item every epoch.
+generator and serves whole batches by tensor indexing (no per-sample Python work, no worker
+processes). Batches are `(x, y, idx)`: items, integer labels (-1 when there are none) and each
+item's index inside its split, which lets a degradation draw the same noise for an item every epoch.
+
+8-bit images stay uint8 in memory (a quarter of float32's bytes, to copy and to hold) and become
+float32 in [0, 1] only after the batch reached its device (`on_after_batch_transfer`, `to_float`).
+On a GPU the whole data set is moved to the GPU once (`on_device`), so a batch is one indexing
+kernel there and nothing crosses the bus per step.
 """
 from __future__ import annotations
+
+import logging
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
 
 from aebench.errors import ConfigError
+
+log = logging.getLogger("aebench")
+
+#: share of the GPU's free memory the data set may take when `on_device: auto`
+_DEVICE_SHARE = 0.5
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """Items as the models see them: uint8 -> float32 in [0, 1] (x / 255), float unchanged.
+
+    Every consumer of a data module's tensors (`train_x`, ...) goes through this; batches from
+    the loaders get it in `on_after_batch_transfer`, on the device they were moved to.
+    """
+    if x.dtype == torch.uint8:
+        return x.to(torch.float32).div_(255.0)
+    return x
 
 
 class _Batches(Dataset):
@@ -60,8 +83,13 @@ class TensorDataModule(pl.LightningDataModule):
     bounded = True
 
     def __init__(self, batch_size: int = 128, eval_batch_size: int | None = None,
-                 val_fraction: float = 0.2, seed: int = 42, holdout_class: int | str | None = None):
+                 val_fraction: float = 0.2, seed: int = 42, holdout_class: int | str | None = None,
+                 on_device: bool | str = "auto"):
         super().__init__()
+        if on_device not in (True, False, "auto"):
+            raise ConfigError(f"data.on_device={on_device!r} is not accepted: use auto (move the "
+                              "data set to the GPU when it fits), true or false")
+        self.on_device = on_device
         if not (isinstance(batch_size, int) and batch_size > 0):
             raise ConfigError(f"data.batch_size={batch_size!r} must be a positive integer")
         if not 0.0 <= float(val_fraction) < 1.0:
@@ -77,14 +105,25 @@ class TensorDataModule(pl.LightningDataModule):
 
     # -- to implement ---------------------------------------------------------------------
     def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return (train_x, train_y, test_x, test_y); x float32, y int64 (-1 if unlabelled)."""
+        """Return (train_x, train_y, test_x, test_y); y int64 (-1 if unlabelled).
+
+        x is uint8 for 8-bit images (0..255, turned into [0, 1] per batch on the device) or
+        float32 for anything else.
+        """
         raise NotImplementedError
 
     # -- Lightning hooks ------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
-        if self.train_x is not None:
-            return
-        train_x, train_y, test_x, test_y = self.load()
+        if self.train_x is None:
+            self._set_splits(*self.load())
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None:
+            self.place(trainer.strategy.root_device)
+
+    def _set_splits(self, train_x, train_y, test_x, test_y) -> None:
+        if train_x.dtype not in (torch.uint8, torch.float32):
+            raise TypeError(f"{type(self).__name__}.load() returned {train_x.dtype} items; "
+                            "return uint8 (8-bit images) or float32")
         n_val = int(round(len(train_x) * self.val_fraction))
         if len(train_x) - n_val < 1 or (self.val_fraction > 0 and n_val < 1):
             raise ConfigError(
@@ -116,6 +155,34 @@ class TensorDataModule(pl.LightningDataModule):
             return value
         raise ConfigError(f"data.holdout_class={value!r} is not a class of {self.name}: use an "
                           f"index 0..{len(classes) - 1} or one of {', '.join(map(str, classes))}")
+
+    def place(self, device: torch.device | str) -> bool:
+        """Move every split to `device` (a GPU) when `on_device` allows it; True if moved.
+
+        `auto` moves the data when it takes at most half of the GPU's free memory (CIFAR-10 as
+        uint8: 184 MB); CPU devices keep it where it is.
+        """
+        device = torch.device(device)
+        if device.type == "cpu" or self.on_device is False or self.train_x.device == device:
+            return False
+        splits = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")
+        size = sum(getattr(self, k).nbytes for k in splits)
+        if self.on_device == "auto" and device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            if size > _DEVICE_SHARE * free:
+                log.warning("%s: data set (%.0f MB) kept in host memory: more than %.0f%% of the "
+                            "GPU's %.0f MB free; batches are copied per step", self.name, size / 1e6,
+                            _DEVICE_SHARE * 100, free / 1e6)
+                return False
+        for k in splits:
+            setattr(self, k, getattr(self, k).to(device))
+        log.info("%s: data set (%.0f MB) moved to %s", self.name, size / 1e6, device)
+        return True
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """uint8 items become float32 in [0, 1] here, on the device the batch was moved to."""
+        x, y, idx = batch
+        return to_float(x), y, idx
 
     @property
     def item_shape(self) -> tuple[int, ...]:

@@ -122,7 +122,7 @@ def _read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
 class CIFAR10DataModule(TensorDataModule):
     """CIFAR-10: train (50,000, split into train/val by the base class) and test (10,000).
 
-    Items are (3, 32, 32) float32 in [0, 1]; labels 0..9.
+    Items are (3, 32, 32), held as uint8, float32 in [0, 1] in batches; labels 0..9.
     """
 
     name = "cifar10"
@@ -172,9 +172,5 @@ class CIFAR10DataModule(TensorDataModule):
         train_x = np.concatenate([p[0] for p in parts])
         train_y = np.concatenate([p[1] for p in parts])
         test_x, test_y = _read_batch(os.path.join(self.folder, TEST_FILES[0]))
-        return (_to_float(train_x), torch.from_numpy(train_y),
-                _to_float(test_x), torch.from_numpy(test_y))
-
-
-def _to_float(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(x)).to(torch.float32).div_(255.0)
+        return (torch.from_numpy(np.ascontiguousarray(train_x)), torch.from_numpy(train_y),
+                torch.from_numpy(np.ascontiguousarray(test_x)), torch.from_numpy(test_y))

@@ -13,7 +13,7 @@ union of both splits' class names). A folder whose images lie directly in `root`
 folders) is accepted as unlabelled data (labels -1); when class folders exist, images lying
 directly in `root` are ignored. Images are loaded with PIL, converted to RGB (channels=3)
 or greyscale "L" (channels=1), resized to exactly size x size (bilinear; the aspect ratio
-is not kept) and stored as float32 (N, C, size, size) in [0, 1].
+is not kept) and held as uint8 (N, C, size, size), float32 in [0, 1] in batches.
 """
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ class FolderDataModule(TensorDataModule):
         workers = min(8, 2 * (os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(read, range(len(paths)), chunksize=64))
-        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(torch.float32).div_(255.0)
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()  # uint8, [0, 1] per batch
 
     def _flatten(self, found: dict[str, list[str]], index: dict[str, int]):
         paths = [p for name in found for p in found[name]]

@@ -124,7 +124,7 @@ def read_idx(path: str, magic: int | None = None) -> np.ndarray:
 class MNISTDataModule(TensorDataModule):
     """MNIST: train (60,000, split into train/val by the base class) and test (10,000).
 
-    Items are (1, 28, 28) float32 in [0, 1]; labels 0..9.
+    Items are (1, 28, 28), held as uint8, float32 in [0, 1] in batches; labels 0..9.
     """
 
     name = "mnist"
@@ -191,7 +191,7 @@ class MNISTDataModule(TensorDataModule):
         if labels.size and labels.max() > 9:
             raise ConfigError(f"mnist: {labels_path} holds label {labels.max()}; MNIST labels "
                               f"are 0..9: {_REFETCH}")
-        x = torch.from_numpy(images.copy()).to(torch.float32).div_(255.0).unsqueeze(1)
+        x = torch.from_numpy(images.copy()).unsqueeze(1)  # uint8; [0, 1] per batch (to_float)
         return x, torch.from_numpy(labels.astype(np.int64))
 
     def load(self):
