@@ -43,3 +43,88 @@ def test_channels_last_cnn_gives_the_same_outputs_and_gradients():
         outs.append((out.detach(), m.net.encoder[0].weight.grad))
     assert torch.allclose(outs[0][0], outs[1][0], atol=1e-5)
     assert torch.allclose(outs[0][1], outs[1][1], atol=1e-4)
+
+
+def test_eval_degradation_is_computed_once_per_item_and_read_back_exactly(compose_cfg):
+    import pytorch_lightning as pl
+    from conftest import FAST, FAST_SHAPES
+
+    from aebench.data.base import to_float
+    from aebench.train import build_parts
+
+    cfg = compose_cfg(*FAST, *FAST_SHAPES, "logger=none", "degradation.noise_std=0.05")
+    dm, deg, _net, module = build_parts(cfg)  # blur + noise + 8-bit rounding
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner, self.splits = inner, []
+
+        def __call__(self, x, idx, split):
+            self.splits.append(split)
+            return self.inner(x, idx, split)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    module.degradation = counting = Counting(deg)
+    trainer = pl.Trainer(max_epochs=3, limit_train_batches=1, logger=False, accelerator="cpu",
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(module, datamodule=dm)
+    val_batches = len(dm.val_dataloader())
+    assert counting.splits.count("val") == val_batches  # 3 epochs + sanity check, one pass
+    assert counting.splits.count("train") == 3
+    x, _, idx = next(iter(dm.val_dataloader()))
+    x = to_float(x)
+    assert torch.equal(module._degraded_eval(x, idx, "val", 0), deg(x, idx, "val"))
+    assert counting.splits.count("val") == val_batches  # read back, not recomputed
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_nan_loss_names_its_first_step_however_seldom_it_is_read(compose_cfg, every):
+    # on a GPU the loss is read every log_every_n_steps steps (no host sync per step); the step
+    # reported must still be the first bad one, and no epoch may end with it unnoticed
+    import pytorch_lightning as pl
+    from conftest import FAST, FAST_SHAPES
+
+    from aebench.train import build_parts
+
+    dm, _deg, _net, module = build_parts(compose_cfg(*FAST, *FAST_SHAPES, "model=cnn_small",
+                                                     "logger=none", "data.num_train=200"))
+    module.nan_check_every = every
+    steps = []
+
+    class PoisonAtStep1(pl.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            steps.append(batch_idx)
+            if batch_idx == 1:
+                with torch.no_grad():
+                    next(pl_module.net.parameters()).fill_(float("nan"))
+
+    trainer = pl.Trainer(max_epochs=1, logger=False, accelerator="cpu", limit_val_batches=0,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[PoisonAtStep1()])
+    with pytest.raises(FloatingPointError, match="at step 1;"):
+        trainer.fit(module, datamodule=dm)
+    assert len(steps) == (2 if every == 1 else 4)  # found at step 1, or at the next check (3)
+
+
+def test_bf16_mixed_changes_the_network_only_never_the_degradation_baseline_or_metrics(compose_cfg):
+    # under trainer.precision=bf16-mixed Lightning runs every step in autocast; the blur, the
+    # baseline and SSIM (matrix products) must still be float32: scores equal fp32's
+    import pytorch_lightning as pl
+    from conftest import FAST, FAST_SHAPES
+
+    from aebench.train import build_parts
+
+    scores = {}
+    for precision in ("32-true", "bf16-mixed"):
+        dm, _deg, _net, module = build_parts(compose_cfg(*FAST, *FAST_SHAPES, "model=identity",
+                                                         "logger=none"))
+        trainer = pl.Trainer(precision=precision, logger=False, accelerator="cpu",
+                             enable_progress_bar=False, enable_model_summary=False)
+        scores[precision] = trainer.test(module, datamodule=dm, verbose=False)[0]
+    for key in ("test/ssim", "test/psnr", "test/baseline_ssim", "test/baseline_psnr"):
+        assert scores["bf16-mixed"][key] == pytest.approx(scores["32-true"][key], abs=1e-6), key
+    assert scores["bf16-mixed"]["test/ssim"] == pytest.approx(
+        scores["bf16-mixed"]["test/baseline_ssim"], abs=1e-6)  # identity: its output is its input

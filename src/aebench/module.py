@@ -1,6 +1,6 @@
 """The one LightningModule behind every reconstruction model.
 
-It degrades each clean batch (on the model's device), trains the network to return the clean
+It degrades each clean batch (on the model's device; val/test batches once, then cached), trains the network to return the clean
 batch, and at validation/test scores the network and the task's baseline on the same items:
 images get MSE, PSNR (mean of per-image PSNR) and SSIM, all with data_range=1 and outputs
 clipped to [0, 1]; sequences get MSE and MAE.
@@ -25,6 +25,8 @@ LOSSES = {
     "l1": F.l1_loss,
     "bce": lambda out, x: F.binary_cross_entropy(out.clamp(1e-6, 1 - 1e-6), x),
 }
+#: most bytes of degraded val/test batches a module keeps (CIFAR-10 val + test as uint8: 61 MB)
+EVAL_CACHE_BYTES = 1 << 30
 
 
 class AutoencoderModule(pl.LightningModule):
@@ -57,6 +59,11 @@ class AutoencoderModule(pl.LightningModule):
         self.history: list[dict[str, float]] = []
         self.train_items = 0
         self.train_step_seconds = 0.0
+        # degraded val/test batches, computed once: {(split, batch_idx): tensor}
+        self._eval_cache: dict[tuple[str, int], torch.Tensor] = {}
+        self._eval_cache_bytes = 0
+        self._first_bad: torch.Tensor | None = None  # first step with a non-finite loss, or -1
+        self.nan_check_every: int | None = None  # None: 1 on CPU, log_every_n_steps on a GPU
 
     def _metric_collection(self) -> MetricCollection:
         if self.image:
@@ -68,9 +75,16 @@ class AutoencoderModule(pl.LightningModule):
         return MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's output as float32 (under precision=bf16-mixed the network runs in bf16)."""
         if not self.channels_last:
-            return self.net(x)
-        return self.net(x.contiguous(memory_format=torch.channels_last)).contiguous()
+            return self.net(x).float()
+        return self.net(x.contiguous(memory_format=torch.channels_last)).contiguous().float()
+
+    @staticmethod
+    def _fp32(x: torch.Tensor):
+        """Autocast off (trainer.precision=bf16-mixed / 16-mixed runs every step under it): the
+        degradations, baselines and metrics are defined in float32 and stay there."""
+        return torch.autocast(device_type=x.device.type, enabled=False)
 
     def configure_optimizers(self):
         return self.optimizer_factory(self.net.parameters())
@@ -84,9 +98,12 @@ class AutoencoderModule(pl.LightningModule):
 
     # -- training -------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
+        self._eval_cache.clear()  # a new fit/test may bring other data
+        self._eval_cache_bytes = 0
         # before fit, or before test when there is no training (non-learned rows)
         if isinstance(self.baseline, PCABaseline) and not self.baseline.fitted:
-            self.baseline.fit(self.trainer.datamodule.train_dataloader())
+            dm = self.trainer.datamodule  # its batch hook makes items float (uint8 data)
+            self.baseline.fit(dm.on_after_batch_transfer(b, 0) for b in dm.train_dataloader())
 
     def on_train_batch_start(self, batch, batch_idx):
         self._t0 = time.perf_counter()
@@ -97,27 +114,52 @@ class AutoencoderModule(pl.LightningModule):
     def training_loss(self, degraded: torch.Tensor, x: torch.Tensor):
         """(loss, output, extra terms to log as train/<name>); override where the objective differs."""
         out = self(degraded)
-        return self.loss_fn(out, x), out, {}
+        with self._fp32(x):  # losses in float32 (CUDA autocast refuses bce)
+            return self.loss_fn(out, x), out, {}
 
     def training_step(self, batch, batch_idx):
         x, _, idx = batch
-        loss, out, terms = self.training_loss(self.degradation(x, idx, "train"), x)
+        with self._fp32(x):
+            degraded = self.degradation(x, idx, "train")
+        loss, out, terms = self.training_loss(degraded, x)
         if self.hparams.loss == "bce" and self.global_step == 0 and batch_idx == 0:
             lo, hi = out.min().item(), out.max().item()
             if lo < 0 or hi > 1:
                 raise ConfigError(
                     f"loss=bce needs outputs in [0, 1], but this network's first outputs span "
                     f"[{lo:.3g}, {hi:.3g}]: set model.net.out_activation=sigmoid (or use loss=mse)")
-        if not torch.isfinite(loss):
-            detail = "".join(f", {k} {v.item():.4g}" for k, v in terms.items())
-            raise FloatingPointError(
-                f"training loss became {loss.item()} at step {self.global_step}{detail}; "
-                "the learning rate may be too high (try lr=1e-4)")
+        self._watch_loss(loss, terms, batch_idx)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(x))
         for name, value in terms.items():
             self.log(f"train/{name}", value, on_step=True, on_epoch=True, batch_size=len(x))
         self.train_items += len(x)
         return loss
+
+    def _watch_loss(self, loss: torch.Tensor, terms: dict, batch_idx: int) -> None:
+        """FloatingPointError naming the first step whose loss was not finite.
+
+        Reading the loss on the host waits for the GPU, so on an accelerator the check runs
+        every `log_every_n_steps` steps (when logging reads it anyway) and on an epoch's last
+        batch (before any checkpoint of the epoch is written); the first bad step is recorded on
+        the device meanwhile. On the CPU it runs every step (no wait to save).
+        """
+        bad = ~torch.isfinite(loss.detach())
+        if self._first_bad is None or self._first_bad.device != loss.device:
+            self._first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
+        self._first_bad = torch.where(bad & (self._first_bad < 0), self.global_step,
+                                      self._first_bad)
+        trainer = self._trainer
+        every = self.nan_check_every or (1 if loss.device.type == "cpu" or trainer is None
+                                         else max(1, trainer.log_every_n_steps))
+        last = trainer is not None and batch_idx + 1 >= trainer.num_training_batches
+        if self.global_step % every and not last:
+            return
+        first = int(self._first_bad)
+        if first >= 0:
+            detail = "".join(f", {k} {v.item():.4g}" for k, v in terms.items())
+            raise FloatingPointError(
+                f"training loss became {loss.item()} at step {first}{detail}; "
+                "the learning rate may be too high (try lr=1e-4)")
 
     # -- resume: what a checkpoint must carry besides weights, optimiser and loop counters -----
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -151,18 +193,39 @@ class AutoencoderModule(pl.LightningModule):
         self.history.append(row)
 
     # -- evaluation -----------------------------------------------------------------------
-    def _eval_step(self, batch, split: str):
-        x, _, idx = batch
+    def _degraded_eval(self, x, idx, split: str, batch_idx: int) -> torch.Tensor:
+        """The degraded val/test batch: computed on its first epoch, then read back.
+
+        Evaluation degradations are fixed per item (degradations.py) and eval loaders are
+        sequential, so (split, batch_idx) names the same items every epoch. 8-bit-rounded results
+        are kept as uint8 (exact: k/255 either way); the cache stops growing at EVAL_CACHE_BYTES.
+        """
+        key = (split, batch_idx)
+        hit = self._eval_cache.get(key)
+        if hit is not None and hit.shape == x.shape and hit.device == x.device:
+            return hit.to(x.dtype).div_(255.0) if hit.dtype == torch.uint8 else hit
         degraded = self.degradation(x, idx, split)
-        out = self(degraded)
-        self.log(f"{split}/loss", self.loss_fn(out, x), on_epoch=True, batch_size=len(x),
-                 prog_bar=split == "val")
-        base = self.baseline(degraded)
-        if self.image:
-            out, base = out.clamp(0, 1), base.clamp(0, 1)
-        self.metrics[f"{split}_model"].update(out, x)
-        if split not in self._baseline_scores:
-            self.metrics[f"{split}_baseline"].update(base, x)
+        keep = (torch.round(degraded * 255.0).to(torch.uint8)
+                if getattr(self.degradation, "quantize", False) else degraded)
+        if self._eval_cache_bytes + keep.nbytes <= EVAL_CACHE_BYTES:
+            self._eval_cache[key] = keep
+            self._eval_cache_bytes += keep.nbytes
+        return degraded
+
+    def _eval_step(self, batch, split: str, batch_idx: int):
+        x, _, idx = batch
+        with self._fp32(x):
+            degraded = self._degraded_eval(x, idx, split, batch_idx)
+        out = self(degraded)  # the only part under autocast, if any
+        with self._fp32(x):
+            self.log(f"{split}/loss", self.loss_fn(out, x), on_epoch=True, batch_size=len(x),
+                     prog_bar=split == "val")
+            base = self.baseline(degraded)
+            if self.image:
+                out, base = out.clamp(0, 1), base.clamp(0, 1)
+            self.metrics[f"{split}_model"].update(out, x)
+            if split not in self._baseline_scores:
+                self.metrics[f"{split}_baseline"].update(base, x)
         if split == "test" and self.examples is None:
             k = self.num_examples
             self.examples = {"clean": x[:k].cpu(), "degraded": degraded[:k].cpu(),
@@ -182,7 +245,7 @@ class AutoencoderModule(pl.LightningModule):
         self.log_dict(scores, prog_bar=False)
 
     def validation_step(self, batch, batch_idx):
-        self._eval_step(batch, "val")
+        self._eval_step(batch, "val", batch_idx)
 
     def on_validation_epoch_end(self) -> None:
         if not self.trainer.sanity_checking:
@@ -192,7 +255,7 @@ class AutoencoderModule(pl.LightningModule):
             self.metrics["val_baseline"].reset()
 
     def test_step(self, batch, batch_idx):
-        self._eval_step(batch, "test")
+        self._eval_step(batch, "test", batch_idx)
 
     def on_test_epoch_end(self) -> None:
         self._log_scores("test")

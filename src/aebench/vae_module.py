@@ -65,6 +65,8 @@ class VAEModule(AutoencoderModule):
 
     def training_loss(self, degraded, x):
         mu, logvar = self.net.posterior(degraded)
-        out = self.net.decode(self.net.reparameterize(mu, logvar))
-        loss, recon, kl = vae_loss(out, x, mu, logvar, self.loss_fn, self.kl_weight)
+        out = self.net.decode(self.net.reparameterize(mu, logvar)).float()  # fp32 under bf16-mixed
+        mu, logvar = mu.float(), logvar.float()
+        with self._fp32(x):
+            loss, recon, kl = vae_loss(out, x, mu, logvar, self.loss_fn, self.kl_weight)
         return loss, out, {"recon": recon, "kl": kl}
