@@ -81,6 +81,18 @@ def test_gpu_trials_get_one_device_each_never_shared_while_running(run_cli, tmp_
     assert len(device_of) == 4
 
 
+def test_a_fractional_gpu_share_packs_trials_onto_one_gpu(run_cli, tmp_path):
+    # remote.num_gpus=0.5 on one (faked) GPU: two workers, both pinned to device 0
+    res = run_cli("-m", "hydra/launcher=parallel", "hydra.launcher.ray.init.num_gpus=1",
+                  "hydra.launcher.ray.init.num_cpus=2", "hydra.launcher.ray.remote.num_gpus=0.5",
+                  "seed=1,2,3,4", *TINY, "logger=none", timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    trials = [t["trial"] for t in _trials(_sweep_dir(tmp_path))]
+    assert len(trials) == 4 and {t["cuda_visible_devices"] for t in trials} == {"0"}
+    assert len({t["pid"] for t in trials}) == 2
+    assert all(t["threads"] == 1 for t in trials)  # half of the GPU's 2 cores each
+
+
 def test_ray_cluster_launcher_sends_trials_to_a_running_cluster(run_cli, tmp_path):
     """A cluster started elsewhere (its workers live in another folder) runs the trials; results
     land in this folder's sweep, and a relative data path means what it meant here."""
@@ -123,6 +135,11 @@ def test_trial_resources_follow_what_ray_has():
 
     assert trial_resources({"CPU": 64.0, "GPU": 8.0}) == {"num_gpus": 1, "num_cpus": 8}
     assert trial_resources({"CPU": 2.0}) == {"num_gpus": 0, "num_cpus": 1}
+    assert trial_resources({"CPU": 2.0}, 0.25) == {"num_gpus": 0, "num_cpus": 1}  # no GPU to pack
+    # packing: a quarter of a GPU each, with a quarter of that GPU's cores, 4 trials per GPU
+    packed = trial_resources({"CPU": 64.0, "GPU": 8.0}, 0.25)
+    assert packed == {"num_gpus": 0.25, "num_cpus": 2}
+    assert pool_size({"CPU": 64.0, "GPU": 8.0}, packed, 100) == 32
     assert pool_size({"CPU": 64.0, "GPU": 8.0}, {"num_gpus": 1, "num_cpus": 8}, 20) == 8
     assert pool_size({"CPU": 16.0}, {"num_gpus": 0, "num_cpus": 4}, 20) == 4
     assert pool_size({"CPU": 16.0}, {"num_gpus": 0, "num_cpus": 1}, 3) == 3

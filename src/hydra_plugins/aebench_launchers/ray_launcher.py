@@ -6,7 +6,9 @@ conf/hydra/launcher/parallel.yaml (and ray_cluster.yaml) name `RayLauncher` belo
 - `remote.num_gpus: auto` becomes 1 when the Ray cluster has GPUs and 0 when it has none
   (asking for a GPU that no node has makes Ray wait forever); `remote.num_cpus: auto` becomes
   the cores per GPU, or 1 without GPUs (one trial per core). This needs Ray started, so it is
-  decided in `launch`, not in the config.
+  decided in `launch`, not in the config. A fractional `remote.num_gpus` packs trials onto each
+  GPU (0.25: four trials share one, each with a quarter of its cores), for models too small to
+  keep a GPU busy (docs/performance.md).
 - The trials run on a pool of Ray actors, as many as the resources allow, each holding its
   GPU (Ray sets the actor's CUDA_VISIBLE_DEVICES to it) and cores for its whole life. A worker
   runs one trial after another, so torch, Lightning and CUDA start once per worker, not once
@@ -29,11 +31,17 @@ from omegaconf import OmegaConf, open_dict
 log = logging.getLogger("aebench")
 
 
-def trial_resources(cluster: dict) -> dict:
-    """num_gpus / num_cpus of one trial, from ray.cluster_resources()."""
+def trial_resources(cluster: dict, num_gpus="auto") -> dict:
+    """num_gpus / num_cpus of one trial, from ray.cluster_resources().
+
+    `num_gpus` as configured: "auto" is one whole GPU when Ray has GPUs (none otherwise); a
+    fraction packs trials onto a GPU (0.25: four at once). A trial gets the cores that go with
+    its share of a GPU, at least one.
+    """
     gpus, cpus = cluster.get("GPU", 0), cluster.get("CPU", 1)
-    if gpus >= 1:
-        return {"num_gpus": 1, "num_cpus": max(1, int(cpus // gpus))}
+    share = (1 if gpus >= 1 else 0) if num_gpus == "auto" else float(num_gpus)
+    if gpus >= 1 and share > 0:
+        return {"num_gpus": share, "num_cpus": max(1, int(cpus / gpus * share))}
     return {"num_gpus": 0, "num_cpus": 1}
 
 
@@ -94,7 +102,7 @@ class RayLauncher(_PluginRayLauncher):
                                  {"AEBENCH_LAUNCH_DIR": os.getcwd(), **env}, force_add=True)
         start_ray(init)
         cluster = ray.cluster_resources()
-        auto = trial_resources(cluster)
+        auto = trial_resources(cluster, self.ray_cfg.remote.get("num_gpus", "auto"))
         with open_dict(self.ray_cfg):
             for key, value in auto.items():
                 if self.ray_cfg.remote.get(key) == "auto":
