@@ -2,15 +2,18 @@
 
     .venv/bin/python benchmarks/throughput.py                       # lstm_seq lstm cnn_small unet
     .venv/bin/python benchmarks/throughput.py --models cnn_small --steps 40 --rounds 3
+    .venv/bin/python benchmarks/throughput.py --data cifar10 --data-dir /work/data
 
-For each model config, on CIFAR-10-shaped data (the procedural shapes: 3 x 32 x 32, blur 1.0,
-8-bit), train N steps two ways, alternating rounds:
+For each model config, on CIFAR-10-shaped data (default: the procedural shapes, 3 x 32 x 32,
+float32 in memory; `--data cifar10 --data-dir DIR`: the real set, uint8 in memory), blur 1.0 and
+8-bit rounding, train N steps two ways, alternating rounds:
   (a) aebench: the composed config's LightningModule + Trainer + DataModule + degradation
       (no logger, no checkpointing, no validation: the training path only);
   (b) bare: the same network object, the same batches as tensors, the same optimiser, blur and
       loss, gradient clipping as configured, no Lightning.
-Prints images/s for each, the ratio a/b of the time per step (goal <= 1.10), and the test pass
-(images/s of `trainer.test` over the test split, PSNR/SSIM/MSE of model and baseline included).
+Prints images/s for each, the ratio a/b of the time per step (goal <= 1.10), the test pass
+(images/s of `trainer.test` over the test split, PSNR/SSIM/MSE of model and baseline included)
+and the first and second validation pass of a fit (the second reads cached degraded batches).
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ import warnings
 
 import torch
 
-def compose(model: str, batch_size: int | None, n_train: int, n_test: int):
+def compose(model: str, batch_size: int | None, n_train: int, n_test: int,
+            data: str = "shapes", data_dir: str | None = None):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -32,8 +36,12 @@ def compose(model: str, batch_size: int | None, n_train: int, n_test: int):
     from aebench.cli import CONF_DIR
 
     GlobalHydra.instance().clear()
-    over = [f"model={model}", "data=shapes", f"data.num_train={n_train}",
-            f"data.num_test={n_test}", "logger=none", "callbacks=none"]
+    over = [f"model={model}", "logger=none", "callbacks=none"]
+    if data == "shapes":  # procedural, float32 in memory
+        over += ["data=shapes", f"data.num_train={n_train}", f"data.num_test={n_test}"]
+    else:  # real data: uint8 in memory, converted per batch
+        over += [f"data={data}", "data.download=false"] + ([f"paths.data_dir={data_dir}"]
+                                                           if data_dir else [])
     if batch_size:
         over.append(f"data.batch_size={batch_size}")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -83,6 +91,8 @@ def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False,
     `with_loss`, returns (seconds per step, mean loss over the timed steps)."""
     from hydra.utils import instantiate
 
+    from aebench.data.base import to_float
+
     fn = torch.compile(net) if compiled else net
     opt = instantiate(cfg.model.optimizer)(net.parameters())
     clip = cfg.model.get("grad_clip_norm")
@@ -95,7 +105,7 @@ def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False,
         if step == 3:
             t0 = time.perf_counter()
         idx = order[(step * bs) % len(order):][:bs]
-        x = dm.train_x[idx]
+        x = to_float(dm.train_x[idx])  # what the data module's batch hook does
         inp = deg(x, idx, "train")
         if channels_last:  # the same memory format as the module uses (model.channels_last)
             inp = inp.contiguous(memory_format=torch.channels_last)
@@ -126,13 +136,40 @@ def test_pass(cfg, module, dm) -> float:
     return len(dm.test_x) / (time.perf_counter() - start)
 
 
+def val_epochs(cfg, module, dm) -> tuple[float, float]:
+    """Seconds of the first and second validation pass of one fit (the second reads the cached
+    degraded batches; each pass scores the model with PSNR/SSIM/MSE)."""
+    import pytorch_lightning as pl
+
+    from aebench.train import build as inst
+
+    spans = []
+
+    class Clock(pl.Callback):
+        def on_validation_epoch_start(self, trainer, pl_module):
+            spans.append(time.perf_counter())
+
+        def on_validation_epoch_end(self, trainer, pl_module):
+            spans[-1] = time.perf_counter() - spans[-1]
+
+    trainer = inst(cfg.trainer, max_epochs=2, limit_train_batches=1, num_sanity_val_steps=0,
+                   logger=False, callbacks=[Clock()], enable_checkpointing=False,
+                   enable_progress_bar=False, enable_model_summary=False,
+                   default_root_dir="/tmp/aebench-throughput")
+    trainer.fit(module, datamodule=dm)
+    return spans[0], spans[1]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["lstm_seq", "lstm", "cnn_small", "unet"])
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=None, help="default: the model config's")
-    p.add_argument("--test-items", type=int, default=2000)
+    p.add_argument("--test-items", type=int, default=2000, help="shapes only (CIFAR-10: 10,000)")
+    p.add_argument("--data", default="shapes", choices=["shapes", "cifar10", "mnist"],
+                   help="shapes: procedural float32 (no files needed); cifar10/mnist: uint8")
+    p.add_argument("--data-dir", default=None, help="folder holding cifar-10-batches-py/ or MNIST/")
     args = p.parse_args()
     for name in ("pytorch_lightning", "lightning_fabric", "pytorch_lightning.utilities.rank_zero",
                  "lightning_fabric.utilities.rank_zero"):
@@ -140,11 +177,12 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| model | batch | aebench img/s | bare img/s | ratio a/b (time per step) | "
-          "ms/step aebench | ms/step bare | test img/s (PSNR+SSIM+MSE) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "ms/step aebench | ms/step bare | test img/s (PSNR+SSIM+MSE) | "
+          "val pass 1 / 2 (s, N images) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for model in args.models:
         n_train = (args.steps + 3) * 256
-        cfg = compose(model, args.batch_size, n_train, args.test_items)
+        cfg = compose(model, args.batch_size, n_train, args.test_items, args.data, args.data_dir)
         dm, deg, net, module = build(cfg)
         bs = cfg.data.batch_size
         a, b = [], []
@@ -153,8 +191,10 @@ def main() -> None:
             b.append(bare_steps(cfg, net, deg, dm, args.steps, module.channels_last))
         ta, tb = statistics.median(a), statistics.median(b)
         ips = test_pass(cfg, module, dm)
+        v1, v2 = val_epochs(cfg, module, dm)
         print(f"| {model} | {bs} | {bs / ta:.0f} | {bs / tb:.0f} | {ta / tb:.3f} | "
-              f"{ta * 1e3:.1f} | {tb * 1e3:.1f} | {ips:.0f} |", flush=True)
+              f"{ta * 1e3:.1f} | {tb * 1e3:.1f} | {ips:.0f} | {v1:.2f} / {v2:.2f} "
+              f"({len(dm.val_x):,}) |", flush=True)
 
 
 if __name__ == "__main__":
