@@ -133,11 +133,11 @@ def image_moments(x: torch.Tensor) -> Moments:
     for start in range(0, len(x), BLOCK):
         part = x[start:start + BLOCK]
         if part.dtype == torch.uint8:  # 8-bit data as loaded: the levels themselves
-            stats.add_block(part.double().transpose(0, 1).reshape(x.shape[1], -1).numpy())
-            continue
-        levels = torch.round(part * 255)
-        exact = torch.equal(levels / 255, part)  # stored as k/255: count the integer k
-        v = levels.double() if exact else part.double() * 255
+            v = part.double()
+        else:
+            levels = torch.round(part * 255)
+            exact = torch.equal(levels / 255, part)  # stored as k/255: count the integer k
+            v = levels.double() if exact else part.double() * 255
         stats.add_block(v.transpose(0, 1).reshape(x.shape[1], -1).numpy())
     return stats
 

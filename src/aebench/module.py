@@ -17,6 +17,7 @@ from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from aebench.baselines import InputBaseline, PCABaseline
+from aebench.data.base import to_float
 from aebench.errors import ConfigError
 from aebench.metrics import SSIM
 
@@ -203,7 +204,7 @@ class AutoencoderModule(pl.LightningModule):
         key = (split, batch_idx)
         hit = self._eval_cache.get(key)
         if hit is not None and hit.shape == x.shape and hit.device == x.device:
-            return hit.to(x.dtype).div_(255.0) if hit.dtype == torch.uint8 else hit
+            return to_float(hit)  # the data modules' decoding: exact k / 255
         degraded = self.degradation(x, idx, split)
         keep = (torch.round(degraded * 255.0).to(torch.uint8)
                 if getattr(self.degradation, "quantize", False) else degraded)
