@@ -15,9 +15,6 @@ class InputBaseline(nn.Module):
 
     name = "input"
 
-    def fit(self, loader) -> None:
-        pass
-
     def forward(self, degraded: torch.Tensor) -> torch.Tensor:
         return degraded
 

@@ -1,38 +1,29 @@
 """Command line: `python -m aebench [overrides]` / `python -m aebench -m key=a,b,c`.
 
-Kept light: mistakes in group choices are caught from the file names in conf/ before Hydra,
-torch or Lightning are imported; user errors print one line and exit with status 2.
+Hydra parses the command line. Before it does, the few checks that must print one line instead
+of Hydra's error block run here (group options and keys that do not exist, DDP inside a sweep,
+an unusable Optuna storage), and two arguments are given a meaning Hydra cannot give: the sweep
+folder (one absolute, unique path for trials on any launcher) and `resume=` (the folder to
+continue). Then `job` turns Hydra's runtime into arguments: a run is `train.run(cfg, choices,
+overrides)`, a sweep trial the same call through `sweep.run_trial`.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-CONF_DIR = Path(__file__).resolve().parent / "conf"
+from aebench.config import CONF_DIR, check_group_choices, check_keys
+from aebench.errors import ConfigError
 
 
-def _options(group: str) -> list[str] | None:
-    d = CONF_DIR / group
-    if not d.is_dir():
-        return None
-    return sorted(p.stem for p in d.glob("*.yaml") if not p.stem.startswith("_"))
+def fail(message: str, code: int = 2):
+    print(f"aebench: error: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
-def check_group_choices(args: list[str]) -> None:
-    """Exit with a one-line message if `group=option` names an option that does not exist."""
-    for arg in args:
-        if "=" not in arg or arg.startswith("-"):
-            continue
-        key, value = arg.split("=", 1)
-        key = key.lstrip("+~")
-        if "." in key or "/" in key or "(" in value or key.startswith("hydra"):
-            continue
-        options = _options(key)
-        if options is None:
-            continue
-        for choice in value.split(","):
-            if choice and choice != "null" and choice not in options:
-                fail(f"{key}={choice} is not an option; choose one of: {', '.join(options)}")
+def is_multirun(args: list[str]) -> bool:
+    return bool({"-m", "--multirun"} & set(args)) or any(
+        a.startswith("hparams_search=") for a in args)
 
 
 def check_sweep_args(args: list[str]) -> tuple[list[str], Path | None]:
@@ -42,8 +33,7 @@ def check_sweep_args(args: list[str]) -> tuple[list[str], Path | None]:
     processes all write below the same absolute path, and two sweeps started in the same
     second (even the same millisecond) never share a folder.
     """
-    if not ({"-m", "--multirun"} & set(args)) and not any(
-            a.startswith("hparams_search=") for a in args):
+    if not is_multirun(args):
         if any(a.startswith("hydra.run.dir=") for a in args):
             return args, None  # resume= then means that folder
         resumed = find_resume_dir(args, multirun=False)
@@ -55,10 +45,12 @@ def check_sweep_args(args: list[str]) -> tuple[list[str], Path | None]:
         key = key.lstrip("+~")
         if (key == "trainer" and "ddp" in value.split(",")) or (
                 key == "trainer.strategy" and "ddp" in value):
-            fail(f"{arg} cannot run inside a multirun (-m): DDP starts a process per GPU, which "
-                 "hangs or duplicates trials under a sweep launcher. Run DDP as a single job "
-                 "(python -m aebench trainer=ddp), or sweep with hydra/launcher=parallel to put "
-                 "one trial on each GPU")
+            raise ConfigError(
+                f"{arg} cannot run inside a multirun (-m): DDP starts a process per GPU, which "
+                "hangs or duplicates trials under a sweep launcher. Run DDP as a single job "
+                "(python -m aebench trainer=ddp), or sweep with hydra/launcher=parallel to put "
+                "one trial on each GPU")
+    check_optuna_storage(args)
     for arg in args:
         if arg.lstrip("+~").startswith("hydra.sweep.dir="):
             return args, Path(arg.split("=", 1)[1]).absolute()
@@ -72,8 +64,24 @@ def check_sweep_args(args: list[str]) -> tuple[list[str], Path | None]:
     sweep_dir = Path.cwd() / "multirun" / stamp
     while sweep_dir.exists():  # a second sweep in the same microsecond
         sweep_dir = sweep_dir.with_name(sweep_dir.name + f"-{os.getpid()}")
-    sweep_dir.parent.parent.mkdir(parents=True, exist_ok=True)  # multirun/: Optuna's study lives there
     return _with_override(args, f"hydra.sweep.dir={sweep_dir}"), sweep_dir
+
+
+def check_optuna_storage(args: list[str]) -> None:
+    """An Optuna study's SQLite file gets its folder (the presets' multirun/optuna.db is relative
+    to the working directory, whatever the sweep folder); a folder that cannot be made is one line."""
+    if not any(a.startswith("hparams_search=") for a in args):
+        return
+    url = next((a.split("=", 1)[1] for a in args
+                if a.lstrip("+~").startswith("hydra.sweeper.storage=")), "sqlite:///multirun/optuna.db")
+    if not url.startswith("sqlite:///"):
+        return  # a database server: Optuna reports what it cannot reach
+    folder = Path(url[len("sqlite:///"):]).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"hydra.sweeper.storage={url}: cannot create {folder} ({err.strerror}); "
+                          "give a writable sqlite:///PATH or a database URL") from None
 
 
 def _with_override(args: list[str], override: str) -> list[str]:
@@ -99,8 +107,9 @@ def find_resume_dir(args: list[str], multirun: bool) -> Path | None:
         folder = Path(value).absolute()
         marker = "multirun.yaml" if multirun else ".hydra/overrides.yaml"
         if not (folder / marker).is_file():
-            fail(f"resume={value}: {folder} is not a {'sweep' if multirun else 'run'} folder "
-                 f"(no {marker}); give the folder printed by the run, or resume=true")
+            raise ConfigError(f"resume={value}: {folder} is not a "
+                              f"{'sweep' if multirun else 'run'} folder (no {marker}); give the "
+                              "folder printed by the run, or resume=true")
         return folder
     import yaml
 
@@ -115,33 +124,34 @@ def find_resume_dir(args: list[str], multirun: bool) -> Path | None:
     same = sorted(d for d, o in found if _task_overrides([str(x) for x in o]) == wanted)
     if not same:
         where = "multirun/" if multirun else "outputs/"
-        fail(f"resume=true: no earlier {'sweep' if multirun else 'run'} with the overrides "
-             f"{' '.join(wanted) or '(none)'} under {where}; give its folder: resume=FOLDER")
+        raise ConfigError(f"resume=true: no earlier {'sweep' if multirun else 'run'} with the "
+                          f"overrides {' '.join(wanted) or '(none)'} under {where}; give its "
+                          "folder: resume=FOLDER")
     return same[-1].absolute()
-
-
-def fail(message: str, code: int = 2):
-    print(f"aebench: error: {message}", file=sys.stderr)
-    sys.exit(code)
 
 
 def job(cfg):
     """Hydra's task function (module level, so that Ray and submitit can ship it to workers).
 
-    A single run raises (user errors: one line, exit 2); a sweep trial records its failure in
-    its folder and returns None, so the other trials go on.
+    The only place that reads Hydra's runtime: it becomes the arguments of the run. A single
+    run raises (user errors: one line, exit 2); a sweep trial records its failure in its folder
+    and returns None, so the other trials go on.
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from aebench.errors import ConfigError, RunStopped
+    from aebench.errors import RunStopped
     from aebench.sweep import objective, run_trial
     from aebench.train import run
 
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
-        return run_trial(cfg)
+    hc = HydraConfig.get()
+    choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
+    overrides = list(hc.overrides.task)
+    if hc.mode == RunMode.MULTIRUN:
+        group = "sweep-" + Path(hc.sweep.dir).as_posix().replace("/", "_").strip("_")
+        return run_trial(cfg, choices, overrides, group)
     try:
-        metrics = run(cfg)
+        metrics = run(cfg, choices, overrides)
     except ConfigError as err:
         fail(str(err))
     except RunStopped as err:
@@ -149,10 +159,17 @@ def job(cfg):
     return objective(cfg, metrics)
 
 
-def main() -> None:
-    args = sys.argv[1:]
-    check_group_choices(args)
-    sys.argv[1:], sweep_dir = check_sweep_args(args)
+def main(argv: list[str] | None = None) -> None:
+    """`python -m aebench ARGS`; exits with 2 on bad input, and after a sweep with the number of
+    trials that did not finish."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        check_group_choices(args)
+        args, sweep_dir = check_sweep_args(args)
+        if "--help" not in args and "-h" not in args:
+            check_keys(args)
+    except ConfigError as err:
+        fail(str(err))
     import os
 
     # Ray, when a sweep uses it: no usage reporting, no token for a local cluster
@@ -163,6 +180,8 @@ def main() -> None:
 
     from aebench import sweep
 
+    sweep.LAST_SWEEP.clear()
+    sys.argv[1:] = args
     try:
         hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(job)()
     except SystemExit:

@@ -14,7 +14,7 @@ import torch
 from aebench.errors import ConfigError
 
 _CHUNK = 256  # items per block of stored evaluation noise
-_SPLITS = {"val": 1, "test": 2, "predict": 2}
+_SPLITS = {"val": 1, "test": 2}
 
 
 class Degradation:
@@ -79,7 +79,7 @@ class Degradation:
         return ", ".join(parts)
 
 
-class Identity(Degradation):
+class NoDegradation(Degradation):
     """No degradation: plain reconstruction (the baseline becomes PCA with the model's code size)."""
 
     restoration = False

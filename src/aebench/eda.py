@@ -41,7 +41,6 @@ import matplotlib
 import numpy as np
 import torch
 
-from aebench.cli import CONF_DIR, check_group_choices, fail
 from aebench.data.base import to_float
 
 matplotlib.use("Agg")
@@ -468,12 +467,12 @@ def _print_summary(stats: dict, data_name: str) -> None:
                       f"min {e['min']:.4f}  max {e['max']:.4f}")
 
 
-def run(cfg) -> dict:
-    """Load the configured data, write stats.json and the figures; return the stats."""
-    from hydra.core.hydra_config import HydraConfig
+def run(cfg, data_name: str = "data") -> dict:
+    """Load the configured data, write stats.json and the figures into cfg.paths.output_dir;
+    return the stats. `data_name` is the data config's name (conf/data/)."""
     from omegaconf import OmegaConf
 
-    from aebench import reports
+    from aebench import outputs
     from aebench.loggers import build_logger, finish_wandb
     from aebench.train import build, check_top_level
 
@@ -481,7 +480,6 @@ def run(cfg) -> dict:
     check_top_level(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data_name = str(HydraConfig.get().runtime.choices.get("data", "data"))
     options = cfg.get("eda") or {}
 
     datamodule = build(cfg.data)
@@ -497,7 +495,7 @@ def run(cfg) -> dict:
     wandb = bool(logger_cfg) and str(logger_cfg.get("_target_", "")).endswith("WandbLogger")
     logger = None
     if wandb:
-        logger = build_logger(logger_cfg, out_dir, OmegaConf.to_container(cfg, resolve=True),
+        logger = build_logger(logger_cfg, OmegaConf.to_container(cfg, resolve=True),
                               name=f"eda-{data_name}", group=None, tags=["eda", data_name],
                               job_type="eda")
     failed = True
@@ -509,7 +507,7 @@ def run(cfg) -> dict:
         stats = {"data": data_name, "output_dir": str(out_dir),
                  "std_note": "population standard deviation (ddof=0) over all values",
                  **stats, "seconds": round(time.perf_counter() - start, 2)}
-        reports.write_json(stats, out_dir / "stats.json")
+        outputs.write_json(stats, out_dir / "stats.json")
         if logger is not None:
             for name in figures:
                 logger.log_image(key=f"eda/{Path(name).stem}", images=[str(out_dir / name)])
@@ -524,37 +522,33 @@ def run(cfg) -> dict:
     return stats
 
 
-def job(cfg) -> None:
-    from aebench.errors import ConfigError
-
-    try:
-        run(cfg)
-    except ConfigError as err:
-        fail(str(err))
-
-
-def with_run_dir(args: list[str]) -> list[str]:
-    """Add `hydra.run.dir=outputs/eda/<date>/<time>` (a new folder) unless the user gave one."""
-    if any(a.lstrip("+~").startswith("hydra.run.dir=") for a in args):
-        return args
+def new_run_dir() -> Path:
+    """outputs/eda/<date>/<time> under the working directory: a folder no run has used."""
     stamp = datetime.datetime.now().strftime("%Y-%m-%d/%H-%M-%S-%f")
     run_dir = Path.cwd() / "outputs" / "eda" / stamp
     while run_dir.exists():  # another run in the same microsecond
         run_dir = run_dir.with_name(run_dir.name + f"-{os.getpid()}")
-    # next to the other overrides: argparse takes them as one run of positional arguments
-    at = next((i for i, a in enumerate(args) if "=" in a and not a.startswith("-")), len(args))
-    return [*args[:at], f"hydra.run.dir={run_dir}", *args[at:]]
+    return run_dir
 
 
-def main() -> None:
-    args = sys.argv[1:]
-    check_group_choices(args)
+def main(argv: list[str] | None = None) -> None:
+    """`python -m aebench.eda [overrides]`: the same config as a training run (data=, data.root=,
+    blur=, logger=); `hydra.run.dir=DIR` picks the folder (default outputs/eda/<date>/<time>)."""
+    from aebench.cli import fail
+    from aebench.config import check_keys, compose
+    from aebench.errors import ConfigError
+
+    args = list(sys.argv[1:] if argv is None else argv)
     if {"-m", "--multirun"} & set(args) or any(a.startswith("hparams_search=") for a in args):
         fail("python -m aebench.eda runs one job: run it once per data set (no -m / hparams_search)")
-    sys.argv[1:] = with_run_dir(args)
-    import hydra
-
-    hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(job)()
+    out = next((a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")), None)
+    args = [a for a in args if not a.startswith("hydra.run.dir=")]
+    try:
+        check_keys(args)
+        composed = compose(args, Path(out) if out else new_run_dir())
+        run(composed.cfg, str(composed.choices.get("data", "data")))
+    except ConfigError as err:
+        fail(str(err))
 
 
 if __name__ == "__main__":

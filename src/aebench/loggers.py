@@ -42,34 +42,31 @@ def wandb_mode() -> str:
     return "online"
 
 
-def build_logger(logger_cfg, output_dir: Path, config: dict, name: str, group: str | None,
-                 tags: list[str], job_type: str = "train", run_id: str | None = None):
+def build_logger(logger_cfg, config: dict, name: str, group: str | None, tags: list[str],
+                 job_type: str = "train", run_id: str | None = None):
     """Instantiate the configured logger (None for logger=none).
 
-    W&B: `group` gathers a sweep's trials, `job_type` (unless the config sets one) and `tags`
-    tell them apart by model / data."""
-    from hydra.utils import get_class, instantiate
-    from omegaconf import OmegaConf
+    W&B: `config` is wandb.init's (the whole run config as a plain dict), `group` gathers a
+    sweep's trials, `job_type` (unless the config sets one) and `tags` tell them apart by model
+    and data; the mode (online/offline) is decided here, before the run starts."""
+    from aebench.train import build
 
     if not logger_cfg:
         return None
-    target = str(logger_cfg.get("_target_", ""))
-    if target.endswith("WandbLogger"):
-        mode = wandb_mode()
-        os.environ["WANDB_MODE"] = mode
-        os.environ.setdefault("WANDB_SILENT", "true")
-        if mode == "disabled":
-            return None
-        kwargs = OmegaConf.to_container(logger_cfg, resolve=True)
-        cls = get_class(kwargs.pop("_target_"))
-        kwargs["tags"] = list(tags) + list(kwargs.get("tags") or [])
-        kwargs["job_type"] = kwargs.get("job_type") or job_type
-        if run_id:  # a resumed run continues its W&B run
-            kwargs.update(id=run_id, resume="allow")
-        # `config` is wandb.init's: the whole job config as a plain dict
-        return cls(**kwargs, save_dir=str(output_dir), name=name, group=group, config=config,
-                   offline=mode == "offline")
-    return instantiate(logger_cfg)
+    if not str(logger_cfg.get("_target_", "")).endswith("WandbLogger"):
+        return build(logger_cfg)
+    mode = wandb_mode()
+    os.environ["WANDB_MODE"] = mode
+    os.environ.setdefault("WANDB_SILENT", "true")
+    if mode == "disabled":
+        return None
+    resumed = {"id": run_id, "resume": "allow"} if run_id else {}  # a resumed run continues its W&B run
+    # built in two steps so that `config` (which holds _target_ keys) is passed, not instantiated
+    factory = build(logger_cfg, _partial_=True)
+    return factory(name=name, group=group, config=config,
+                   tags=list(tags) + list(logger_cfg.get("tags") or []),
+                   job_type=logger_cfg.get("job_type") or job_type,
+                   offline=mode == "offline", **resumed)
 
 
 def finish_wandb(logger, failed: bool) -> str | None:

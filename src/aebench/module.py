@@ -1,6 +1,6 @@
 """The one LightningModule behind every reconstruction model.
 
-It degrades each clean batch (on the model's device; val/test batches once, then cached), trains the network to return the clean
+It degrades each clean batch (on the model's device), trains the network to return the clean
 batch, and at validation/test scores the network and the task's baseline on the same items:
 images get MSE, PSNR (mean of per-image PSNR) and SSIM, all with data_range=1 and outputs
 clipped to [0, 1]; sequences get MSE and MAE.
@@ -17,7 +17,6 @@ from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from aebench.baselines import InputBaseline, PCABaseline
-from aebench.data.base import to_float
 from aebench.errors import ConfigError
 from aebench.metrics import SSIM
 
@@ -26,20 +25,23 @@ LOSSES = {
     "l1": F.l1_loss,
     "bce": lambda out, x: F.binary_cross_entropy(out.clamp(1e-6, 1 - 1e-6), x),
 }
-#: most bytes of degraded val/test batches a module keeps (CIFAR-10 val + test as uint8: 61 MB)
-EVAL_CACHE_BYTES = 1 << 30
 
 
 class AutoencoderModule(pl.LightningModule):
-    def __init__(self, net: nn.Module, degradation, optimizer, loss: str = "mse",
-                 grad_clip_norm: float | None = None, num_examples: int = 8,
+    def __init__(self, net: nn.Module, degradation, optimizer=None, loss: str = "mse",
+                 lr: float = 1e-3, grad_clip_norm: float | None = None, num_examples: int = 8,
                  channels_last: bool = False):
+        """`optimizer`: a factory called with the network's parameters and `lr=lr` (None for
+        networks with nothing to train: the classical filters)."""
         super().__init__()
         if loss not in LOSSES:
             raise ConfigError(f"loss={loss!r} is not accepted; choose one of: {', '.join(LOSSES)}")
         if grad_clip_norm is not None and not (isinstance(grad_clip_norm, (int, float))
                                                and grad_clip_norm > 0):
             raise ConfigError(f"model.grad_clip_norm={grad_clip_norm!r} must be a number > 0 or null")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+            raise ConfigError(f"lr={lr!r} is not accepted: the learning rate must be a number > 0 "
+                              "(e.g. lr=1e-3)")
         self.save_hyperparameters(ignore=["net", "degradation", "optimizer"])
         self.net = net
         # CNNs on the CPU: NHWC weights and inputs (1.39x per cnn_small step here, same values)
@@ -60,9 +62,6 @@ class AutoencoderModule(pl.LightningModule):
         self.history: list[dict[str, float]] = []
         self.train_items = 0
         self.train_step_seconds = 0.0
-        # degraded val/test batches, computed once: {(split, batch_idx): tensor}
-        self._eval_cache: dict[tuple[str, int], torch.Tensor] = {}
-        self._eval_cache_bytes = 0
         self._first_bad: torch.Tensor | None = None  # first step with a non-finite loss, or -1
         self.nan_check_every: int | None = None  # None: 1 on CPU, log_every_n_steps on a GPU
 
@@ -88,7 +87,10 @@ class AutoencoderModule(pl.LightningModule):
         return torch.autocast(device_type=x.device.type, enabled=False)
 
     def configure_optimizers(self):
-        return self.optimizer_factory(self.net.parameters())
+        if self.optimizer_factory is None:
+            raise ConfigError("this model has nothing to train (a classical filter): it is tuned "
+                              "and tested, never fitted")
+        return self.optimizer_factory(self.net.parameters(), lr=self.hparams.lr)
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None,
                                     gradient_clip_algorithm=None):
@@ -99,8 +101,6 @@ class AutoencoderModule(pl.LightningModule):
 
     # -- training -------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        self._eval_cache.clear()  # a new fit/test may bring other data
-        self._eval_cache_bytes = 0
         # before fit, or before test when there is no training (non-learned rows)
         if isinstance(self.baseline, PCABaseline) and not self.baseline.fitted:
             dm = self.trainer.datamodule  # its batch hook makes items float (uint8 data)
@@ -194,29 +194,10 @@ class AutoencoderModule(pl.LightningModule):
         self.history.append(row)
 
     # -- evaluation -----------------------------------------------------------------------
-    def _degraded_eval(self, x, idx, split: str, batch_idx: int) -> torch.Tensor:
-        """The degraded val/test batch: computed on its first epoch, then read back.
-
-        Evaluation degradations are fixed per item (degradations.py) and eval loaders are
-        sequential, so (split, batch_idx) names the same items every epoch. 8-bit-rounded results
-        are kept as uint8 (exact: k/255 either way); the cache stops growing at EVAL_CACHE_BYTES.
-        """
-        key = (split, batch_idx)
-        hit = self._eval_cache.get(key)
-        if hit is not None and hit.shape == x.shape and hit.device == x.device:
-            return to_float(hit)  # the data modules' decoding: exact k / 255
-        degraded = self.degradation(x, idx, split)
-        keep = (torch.round(degraded * 255.0).to(torch.uint8)
-                if getattr(self.degradation, "quantize", False) else degraded)
-        if self._eval_cache_bytes + keep.nbytes <= EVAL_CACHE_BYTES:
-            self._eval_cache[key] = keep
-            self._eval_cache_bytes += keep.nbytes
-        return degraded
-
     def _eval_step(self, batch, split: str, batch_idx: int):
         x, _, idx = batch
         with self._fp32(x):
-            degraded = self._degraded_eval(x, idx, split, batch_idx)
+            degraded = self.degradation(x, idx, split)
         out = self(degraded)  # the only part under autocast, if any
         with self._fp32(x):
             self.log(f"{split}/loss", self.loss_fn(out, x), on_epoch=True, batch_size=len(x),

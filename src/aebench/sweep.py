@@ -55,29 +55,22 @@ def check_trainer_for_sweep(cfg: DictConfig) -> None:
             "or sweep with hydra/launcher=parallel to put one trial on each GPU")
 
 
-def failure_record(cfg: DictConfig, hydra_cfg, out_dir: Path, error: str, **extra) -> dict:
+def failure_record(cfg: DictConfig, choices: dict, overrides: list, out_dir: Path, error: str,
+                   **extra) -> dict:
     """metrics.json of a failed trial: its one-line error and what the trial was."""
     return {
         "status": "failed", "error": error,
-        **{k: hydra_cfg.runtime.choices.get(k) for k in ("model", "data", "degradation")},
+        **{k: choices.get(k) for k in ("model", "data", "degradation")},
         **{k: cfg.get(k) for k in ("latent", "depth", "blur", "seed")},
-        "overrides": list(hydra_cfg.overrides.task), "output_dir": str(out_dir), **extra}
+        "overrides": list(overrides), "output_dir": str(out_dir), **extra}
 
 
-def _failure(cfg: DictConfig, out_dir: Path, err: BaseException, trial: dict) -> dict:
-    from hydra.core.hydra_config import HydraConfig
-
-    (out_dir / "error.txt").write_text("".join(
-        traceback.format_exception(type(err), err, err.__traceback__)))
-    first = (str(err).strip().splitlines() or [""])[0]
-    return failure_record(cfg, HydraConfig.get(), out_dir, f"{type(err).__name__}: {first}",
-                          error_file=str(out_dir / "error.txt"), trial=trial)
-
-
-def run_trial(cfg: DictConfig) -> float | None:
-    """Run one trial of a multirun; never raises. Returns `optimized_metric`, None on failure
-    (Optuna then marks the trial failed and goes on; a NaN would stop its sweeper)."""
-    from aebench.reports import write_json
+def run_trial(cfg: DictConfig, choices: dict, overrides: list, group: str | None) -> float | None:
+    """Run one trial of a multirun through `train.run`; never raises. Returns
+    `optimized_metric`, None on failure (Optuna then marks the trial failed and goes on; a NaN
+    would stop its sweeper). A failure is written to the trial's folder (metrics.json with
+    status failed, error.txt with the traceback)."""
+    from aebench.outputs import write_json
     from aebench.train import finished_metrics, run
 
     launch_dir = os.environ.get("AEBENCH_LAUNCH_DIR")  # set by hydra/launcher=ray_cluster
@@ -99,15 +92,18 @@ def run_trial(cfg: DictConfig) -> float | None:
              "threads": threads, "started": time.time()}
     try:
         check_trainer_for_sweep(cfg)
-        metrics = run(cfg)
+        metrics = run(cfg, choices, overrides, group=group, trial=trial)
     except Exception as err:  # recorded; the other trials go on
         log.error("trial in %s failed: %s: %s", out_dir, type(err).__name__, err)
-        trial["finished"] = time.time()
-        write_json(_failure(cfg, out_dir, err, trial), out_dir / "metrics.json")
+        (out_dir / "error.txt").write_text("".join(
+            traceback.format_exception(type(err), err, err.__traceback__)))
+        first = (str(err).strip().splitlines() or [""])[0]
+        write_json(failure_record(cfg, choices, overrides, out_dir,
+                                  f"{type(err).__name__}: {first}",
+                                  error_file=str(out_dir / "error.txt"),
+                                  trial={**trial, "finished": time.time()}),
+                   out_dir / "metrics.json")
         return None
-    trial["finished"] = time.time()
-    metrics["trial"] = trial
-    write_json(metrics, out_dir / "metrics.json")
     return objective(cfg, metrics)
 
 

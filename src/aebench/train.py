@@ -10,6 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from aebench.config import apply_knobs
 from aebench.errors import ConfigError, RunStopped
 
 log = logging.getLogger("aebench")
@@ -19,7 +20,7 @@ def check_top_level(cfg: DictConfig) -> None:
     """Validate the top-level knobs before anything heavy is imported or built."""
     for key in ("latent", "depth"):
         v = cfg.get(key)
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
             raise ConfigError(f"{key}={v!r} is not accepted: {key} must be a positive integer "
                               f"(e.g. {key}={ {'latent': 128, 'depth': 2}[key] })")
     blur = cfg.get("blur")
@@ -34,6 +35,17 @@ def check_top_level(cfg: DictConfig) -> None:
                                or (epochs <= 0 and epochs != -1)):
         raise ConfigError(f"trainer.max_epochs={epochs!r} is not accepted: it must be an integer "
                           ">= 1 (or -1 with trainer.max_steps set)")
+
+
+def check_accelerator(cfg: DictConfig) -> None:
+    """trainer=gpu on a machine without one: one line instead of Lightning's wrapped exception."""
+    import torch
+
+    accel = str(cfg.trainer.get("accelerator", "auto")).lower()
+    if accel in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={accel} needs a CUDA GPU, and this machine has "
+                          "none (torch.cuda.is_available() is False): use trainer=cpu, or the "
+                          "default accelerator=auto, which trains on a GPU when there is one")
 
 
 def check_write_paths(out_dir: Path, callbacks, logger) -> None:
@@ -69,14 +81,22 @@ def build(node, **kwargs):
 
 
 def build_parts(cfg: DictConfig):
-    """config -> data -> degradation -> model: (datamodule set up, degradation, net, module)."""
+    """config -> data -> degradation -> model: (datamodule set up, degradation, net, module).
+
+    The top-level knobs are settled first (`config.apply_knobs`); the optimizer is given only to
+    networks with something to train."""
+    for knob in apply_knobs(cfg):
+        log.warning("%s=%s is ignored: model %s has no %s", knob, cfg.get(knob),
+                    cfg.model.net.get("_target_", "?").rsplit(".", 1)[-1], knob)
     datamodule = build(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     degradation = build(cfg.degradation)
     degradation.check(datamodule.item_shape)
     net = build(cfg.model.net, input_shape=datamodule.item_shape, bounded=datamodule.bounded)
-    module = build(cfg.model, net=net, degradation=degradation)
+    learned = any(p.requires_grad for p in net.parameters())
+    optimizer = build(cfg.optimizer) if learned and cfg.get("optimizer") else None
+    module = build(cfg.model, net=net, degradation=degradation, optimizer=optimizer)
     return datamodule, degradation, net, module
 
 
@@ -93,20 +113,6 @@ def tune(net, datamodule, degradation, n: int = 500) -> dict | None:
     info = net.tune(clean, degraded)
     log.info("tuned %s on %d training items: %s", type(net).__name__, len(clean), info)
     return info
-
-
-def _job_info():
-    """(group choices, overrides, W&B group) of the running Hydra job."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    hc = HydraConfig.get()
-    choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
-    overrides = list(hc.overrides.task)
-    group = None
-    if hc.mode == RunMode.MULTIRUN:
-        group = "sweep-" + Path(hc.sweep.dir).as_posix().replace("/", "_").strip("_")
-    return choices, overrides, group
 
 
 def finished_metrics(out_dir: Path) -> dict | None:
@@ -145,20 +151,30 @@ def wandb_run_id(out_dir: Path) -> str | None:
     return runs[-1].name.rsplit("-", 1)[-1] if runs else None
 
 
-def run(cfg: DictConfig) -> dict:
-    """Train and test one model as configured; return the flat metrics written to metrics.json."""
+def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tuple = (),
+        group: str | None = None, trial: dict | None = None) -> dict:
+    """Train and test one model as configured; write and return metrics.json's flat metrics.
+
+    `cfg` is the composed config (`config.compose`, or Hydra's under `python -m aebench`);
+    `choices` the group options it was composed from (model, data, degradation: they name the
+    run), `overrides` the command line's (recorded, and what `resume=` matches), `group` the
+    W&B group of a sweep's trials, `trial` where a sweep trial ran (recorded in metrics.json).
+    Nothing else is read: the same arguments give the same run.
+    """
+    choices = dict(choices or {})
+    overrides = [str(o) for o in overrides]
     check_top_level(cfg)
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
 
-    from aebench import reports
-    from aebench.analysis import compression, run_analysis
+    from aebench import outputs
+    from aebench.analyze import compression
     from aebench.checkpoints import AtomicCheckpointIO, StopOnSignal, check_resumable
     from aebench.loggers import build_logger, finish_wandb
 
+    check_accelerator(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    choices, overrides, group = _job_info()
     if cfg.get("resume") and not cfg.get("overwrite"):
         done = finished_metrics(out_dir)
         if done is not None:  # nothing to do: keep the results
@@ -178,7 +194,7 @@ def run(cfg: DictConfig) -> dict:
     if resume_from is not None:
         check_resumable(resume_from, module)
         log.info("resuming from %s", resume_from)
-    logger = build_logger(cfg.get("logger"), out_dir, OmegaConf.to_container(cfg, resolve=True),
+    logger = build_logger(cfg.get("logger"), OmegaConf.to_container(cfg, resolve=True),
                           name=run_name[:120], group=group, tags=[str(v) for v in names.values()],
                           job_type=str(names["model"]),
                           run_id=wandb_run_id(out_dir) if resume_from is not None else None)
@@ -224,9 +240,9 @@ def run(cfg: DictConfig) -> dict:
             best_epoch = min(scored, key=lambda h: h["val/loss"])
             metrics.update({k.replace("/", "_"): v for k, v in best_epoch.items()
                             if k in ("val/psnr", "val/mse")})
-        if trainer.is_global_zero:  # on the tested (best) weights; conf/analysis/
-            metrics.update(run_analysis(cfg.get("analysis"), net, datamodule, degradation,
-                                        out_dir, cfg.seed))
+        analysis = build(cfg.analysis) if cfg.get("analysis") else None  # conf/analysis/
+        if analysis is not None and trainer.is_global_zero:  # on the tested (best) weights
+            metrics.update(analysis(net, datamodule, degradation, out_dir, cfg.seed))
         metrics.update(
             status="ok", baseline=module.baseline.name, item_shape=list(item_shape),
             **compression(item_shape, net.code_size, params),
@@ -238,11 +254,13 @@ def run(cfg: DictConfig) -> dict:
             degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
             blur=cfg.blur, seed=cfg.seed, overrides=overrides, output_dir=str(out_dir),
             device=str(trainer.strategy.root_device), tuned=tuned, **names)
+        if trial is not None:
+            metrics["trial"] = {**trial, "finished": time.time()}
         if trainer.is_global_zero:  # under DDP every rank gets here: one writes the results
-            reports.write_json(metrics, out_dir / "metrics.json")
+            outputs.write_json(metrics, out_dir / "metrics.json")
             title = f"{names['model']} on {names['data']} ({degradation.describe()})"
-            reports.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
-            reports.save_loss_curve(module.history, out_dir / "loss_curve.png")
+            outputs.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
+            outputs.save_loss_curve(module.history, out_dir / "loss_curve.png")
             if logger is not None and hasattr(logger, "log_image"):
                 for name in ("reconstructions", "latent_pca", "latent_tsne", "confusion_matrix",
                              "anomaly_scores"):
@@ -250,7 +268,7 @@ def run(cfg: DictConfig) -> dict:
                         logger.log_image(key=name, images=[str(out_dir / f"{name}.png")])
             from rich.console import Console
 
-            Console().print(reports.summary_table(metrics))
+            Console().print(outputs.summary_table(metrics))
         failed = False
         return metrics
     finally:

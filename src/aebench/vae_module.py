@@ -48,8 +48,8 @@ def vae_loss(out: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch
 
 
 class VAEModule(AutoencoderModule):
-    def __init__(self, net: nn.Module, degradation, optimizer, loss: str = "mse",
-                 kl_weight: float = 1e-3, grad_clip_norm: float | None = None,
+    def __init__(self, net: nn.Module, degradation, optimizer=None, loss: str = "mse",
+                 lr: float = 1e-3, kl_weight: float = 1e-3, grad_clip_norm: float | None = None,
                  num_examples: int = 8):
         if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float)) or not (
                 kl_weight >= 0 and kl_weight != float("inf")):
@@ -59,7 +59,7 @@ class VAEModule(AutoencoderModule):
             if not callable(getattr(net, name, None)):
                 raise ConfigError(f"model.net={type(net).__name__} has no {name}(): VAEModule "
                                   "needs a variational network such as aebench.models.vae.ConvVAE")
-        super().__init__(net, degradation, optimizer, loss=loss, grad_clip_norm=grad_clip_norm,
+        super().__init__(net, degradation, optimizer, loss=loss, lr=lr, grad_clip_norm=grad_clip_norm,
                          num_examples=num_examples)
         self.kl_weight = float(kl_weight)
 

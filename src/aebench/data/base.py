@@ -205,6 +205,3 @@ class TensorDataModule(pl.LightningDataModule):
 
     def test_dataloader(self):
         return self._loader(self.test_x, self.test_y, self.eval_batch_size, shuffle=False)
-
-    def predict_dataloader(self):
-        return self.test_dataloader()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from aebench.models._shapes import EncoderDecoder, image_shape, output_activation, positive_int
+from aebench.models.common import EncoderDecoder, image_shape, output_activation, positive_int
 
 
 class DeepConvAutoencoder(EncoderDecoder):

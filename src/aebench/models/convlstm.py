@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.models._shapes import from_rows, image_shape, output_activation, positive_int, to_rows
+from aebench.models.common import from_rows, image_shape, output_activation, positive_int, to_rows
 
 
 class ConvLSTMAutoencoder(nn.Module):

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 
-class Identity(nn.Module):
+class PassThrough(nn.Module):
     """No parameters, no training: output = input. Its code is the whole input."""
 
     def __init__(self, input_shape, bounded: bool = True):

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.models._shapes import from_rows, output_activation, positive_int, rows_shape, to_rows
+from aebench.models.common import from_rows, output_activation, positive_int, rows_shape, to_rows
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.models._shapes import from_rows, output_activation, positive_int, rows_shape, to_rows
+from aebench.models.common import from_rows, output_activation, positive_int, rows_shape, to_rows
 
 
 class StackedLSTMAutoencoder(nn.Module):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.models._shapes import image_shape, output_activation, positive_int
+from aebench.models.common import image_shape, output_activation, positive_int
 
 
 class ConvVAE(nn.Module):

@@ -16,7 +16,9 @@ conf/hydra/launcher/parallel.yaml (and ray_cluster.yaml) name `RayLauncher` belo
   dies (killed, out of memory), its trial is recorded as failed, Ray restarts the worker and the
   sweep goes on. `remote.max_calls: 1` instead runs every trial as a plain Ray task in a fresh
   process (the plugin's own path).
-Hydra accepts launchers only from the `hydra_plugins` package, hence this file's place.
+Hydra accepts launchers only from the `hydra_plugins` package, hence this file's place. Hydra
+imports every module there at start-up, also for a plain run, so nothing here may need the
+`sweeps` extra (hydra-ray-launcher, ray) at import.
 """
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ import os
 from collections import deque
 from pathlib import Path
 
-from hydra_plugins.hydra_ray_launcher.ray_launcher import RayLauncher as _PluginRayLauncher
+try:
+    from hydra_plugins.hydra_ray_launcher.ray_launcher import RayLauncher as _PluginRayLauncher
+except ImportError:  # no `sweeps` extra: RayLauncher below is then a plain class, no Hydra
+    _PluginRayLauncher = object  # plugin, and a plain run (which imports this module) goes on
 from omegaconf import OmegaConf, open_dict
 
 log = logging.getLogger("aebench")
@@ -73,14 +78,17 @@ class TrialWorker:
 
 def _record_lost_trial(sweep_config, err: BaseException) -> None:
     """metrics.json of a trial whose worker died before it could write one."""
-    from aebench.reports import write_json
+    from aebench.outputs import write_json
     from aebench.sweep import failure_record
 
     out = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
     out.mkdir(parents=True, exist_ok=True)
     first = (str(err).strip().splitlines() or [""])[0]
     error = f"{type(err).__name__}: the worker running this trial died ({first})"
-    write_json(failure_record(sweep_config, sweep_config.hydra, out, error), out / "metrics.json")
+    hydra = sweep_config.hydra
+    choices = {k: v for k, v in hydra.runtime.choices.items() if not k.startswith("hydra")}
+    write_json(failure_record(sweep_config, choices, list(hydra.overrides.task), out, error),
+               out / "metrics.json")
 
 
 class RayLauncher(_PluginRayLauncher):

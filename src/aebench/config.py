@@ -1,0 +1,197 @@
+"""Where a run's configuration comes from: the files in conf/, composed into one DictConfig.
+
+Light on purpose (no torch): the command line checks group choices and keys here before
+anything heavy is imported. Every command builds its config through `compose` (tests,
+`aebench.analyze`, `aebench.evaluate`, the benchmarks) or through Hydra's own entry point
+(`python -m aebench`); either way a run is then `train.run(cfg, choices, overrides)`.
+
+Top-level knobs (`latent`, `depth`, `lr`, `loss`) are null by default: each model config holds
+its own values as constructor arguments (`model=cnn_small` alone is the published model), and
+a knob given on the command line replaces that value on every model that takes it
+(`apply_knobs`).
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aebench.errors import ConfigError
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+
+#: top-level knob -> where it lands in the config (net arguments, then module arguments)
+KNOBS = {"latent": "model.net.latent", "depth": "model.net.depth", "lr": "model.lr",
+         "loss": "model.loss"}
+
+
+def options(group: str) -> list[str] | None:
+    """The choices of config group `group` (conf/<group>/*.yaml), None if it is not a group."""
+    d = CONF_DIR / group
+    if not d.is_dir():
+        return None
+    return sorted(p.stem for p in d.glob("*.yaml") if not p.stem.startswith("_"))
+
+
+def check_group_choices(args: list[str]) -> None:
+    """ConfigError if `group=option` names an option that does not exist."""
+    for arg in args:
+        if "=" not in arg or arg.startswith("-"):
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+~")
+        if "." in key or "/" in key or "(" in value or key.startswith("hydra"):
+            continue
+        choices = options(key)
+        if choices is None:
+            continue
+        for choice in value.split(","):
+            if choice and choice != "null" and choice not in choices:
+                raise ConfigError(f"{key}={choice} is not an option; choose one of: "
+                                  f"{', '.join(choices)}")
+
+
+def check_keys(args: list[str]) -> None:
+    """ConfigError naming the closest valid key when an override sets a key the config does not
+    have (`data.downlod=false`: did you mean data.download?). Group choices (first value of a
+    sweep list) decide the config the keys are looked up in; `+key=` adds keys and is let through."""
+    from omegaconf import OmegaConf
+
+    wanted = [a.split("=", 1)[0] for a in args
+              if "=" in a and not a.startswith(("-", "+", "~")) and "." in a.split("=", 1)[0]
+              and not a.startswith("hydra")]
+    if not wanted:
+        return
+    groups = [f"{k}={v.split(',')[0]}" for k, v in (a.split("=", 1) for a in args
+              if "=" in a and not a.startswith("-"))
+              if "." not in k and "/" not in k and options(k.lstrip("+~")) is not None
+              and "(" not in v]
+    cfg = compose_plain(groups)
+    for key in wanted:
+        parent, _, name = key.rpartition(".")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        if node is None or not OmegaConf.is_dict(node) or name in node:
+            continue
+        near = closest_key(cfg, key)
+        raise ConfigError(f"{key} is not a key of this config"
+                          + (f"; did you mean {near}?" if near else "")
+                          + f" (to add a new key: +{key}=...)")
+
+
+def closest_key(cfg, dotted: str) -> str | None:
+    """The valid key of `cfg` nearest to the mistyped `dotted` (for "did you mean ...?")."""
+    from omegaconf import DictConfig
+
+    parts = dotted.split(".")
+    node, prefix = cfg, []
+    for i, part in enumerate(parts):
+        if not isinstance(node, DictConfig):
+            return None
+        keys = [str(k) for k in node.keys()]
+        if part in keys and i < len(parts) - 1:
+            node, prefix = node[part], prefix + [part]
+            continue
+        near = difflib.get_close_matches(part, keys, n=1, cutoff=0.6)
+        return ".".join(prefix + near[:1] + parts[i + 1:]) if near else None
+    return None
+
+
+@dataclass
+class Composed:
+    """A run's config with what Hydra knew about it: group choices and the overrides given."""
+
+    cfg: object
+    choices: dict = field(default_factory=dict)
+    overrides: list = field(default_factory=list)
+
+
+def compose(overrides: list[str] | tuple = (), output_dir: str | Path = "outputs/run") -> Composed:
+    """conf/ + `overrides`, as `python -m aebench OVERRIDES` would see it, writing to `output_dir`."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import ConfigCompositionException
+    from omegaconf import OmegaConf, open_dict
+
+    overrides = [str(o) for o in overrides]
+    check_group_choices(overrides)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = hydra_compose(config_name="config", overrides=overrides,
+                                return_hydra_config=True)
+    except ConfigCompositionException as err:
+        raise ConfigError(composition_error(err, overrides)) from None
+    finally:
+        GlobalHydra.instance().clear()
+    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra")}
+    with open_dict(cfg):
+        del cfg["hydra"]
+        cfg.paths.output_dir = str(Path(output_dir).absolute())
+    OmegaConf.set_struct(cfg, True)
+    return Composed(cfg, dict(choices), overrides)
+
+
+def composition_error(err: Exception, overrides: list[str]) -> str:
+    """One line for Hydra's multi-line composition errors (a mistyped key above all)."""
+    text = str(err).strip()
+    cause = err.__cause__
+    import re
+
+    m = re.search(r"Could not override '([^']+)'", text) or re.search(
+        r"Key '([^']+)' is not in struct", text + str(cause or ""))
+    if m:
+        key = m.group(1)
+        full = next((o.split("=", 1)[0].lstrip("+~") for o in overrides
+                     if o.split("=", 1)[0].lstrip("+~").endswith(key)), key)
+        hint = ""
+        try:
+            base = compose_plain([o for o in overrides
+                                  if not o.split("=", 1)[0].lstrip("+~") == full])
+            near = closest_key(base, full)
+            hint = f"; did you mean {near}?" if near else ""
+        except Exception:  # noqa: BLE001 - the hint is a courtesy
+            pass
+        return f"{full} is not a key of this config{hint} (add a new key with +{full}=...)"
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def compose_plain(overrides: list[str]):
+    """The composed config without Hydra's node (for hints); raises what Hydra raises."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def apply_knobs(cfg) -> list[str]:
+    """Settle the top-level knobs, in place; returns the knobs set that this model ignores.
+
+    A knob that is set replaces the model's own value: on the network where it takes it
+    (`latent`, `depth`), on the module always (`lr`, `loss`). A knob left null takes the
+    model's value, so that metrics.json and W&B record what the model really used.
+    """
+    from omegaconf import OmegaConf, open_dict
+
+    ignored = []
+    with open_dict(cfg):
+        for knob, where in KNOBS.items():
+            parent_path, name = where.rsplit(".", 1)
+            parent = OmegaConf.select(cfg, parent_path)
+            if parent is None:
+                continue
+            has = name in parent
+            value = cfg.get(knob)
+            if value is not None and (has or parent_path == "model"):
+                parent[name] = value
+            elif value is not None:
+                ignored.append(knob)
+            elif has:
+                cfg[knob] = parent[name]
+    return ignored
