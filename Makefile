@@ -1,5 +1,6 @@
 # aebench: `make run` trains the default model, `make test` runs the test suite.
-# Both install into .venv first (once; again when pyproject.toml changes).
+# Both install into .venv first (once; again when pyproject.toml or constraints.txt changes):
+# everything, extras included, at the tested versions of constraints.txt.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -9,9 +10,9 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,sweeps,export]'
 	touch $(STAMP)
 
 run: install
