@@ -1,6 +1,9 @@
 """A finished run read back: its config (recomposed from its own overrides), metrics and checkpoint.
 
-What every command that uses a trained model starts from (`aebench.analyze` today).
+What every command that uses a trained model starts from: `aebench.analyze` and
+`aebench.evaluate` rebuild the whole run (data included) with `TrainedRun.compose`;
+`aebench.restore` and `aebench.export` need only the network: `load_net` rebuilds it from the
+run's own config and metrics.json's `item_shape`, without loading the data set.
 """
 from __future__ import annotations
 
@@ -35,14 +38,18 @@ def read_run(run_dir: str | Path, need_checkpoint: bool = True) -> TrainedRun:
 
     run_dir = Path(run_dir).resolve()
     overrides_file = run_dir / ".hydra" / "overrides.yaml"
-    if not overrides_file.is_file():
-        raise ConfigError(f"{run_dir} is not a run folder (no .hydra/overrides.yaml); give the "
-                          "folder `python -m aebench` printed at the end of the run")
-    overrides = [str(o) for o in yaml.safe_load(overrides_file.read_text()) or []]
     try:
         metrics = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, ValueError):
         metrics = {}
+    if overrides_file.is_file():
+        overrides = [str(o) for o in yaml.safe_load(overrides_file.read_text()) or []]
+    elif isinstance(metrics.get("overrides"), list):  # a run started in-process (train.run)
+        overrides = [str(o) for o in metrics["overrides"]]
+    else:
+        raise ConfigError(f"{run_dir} is not a run folder (no .hydra/overrides.yaml or "
+                          "metrics.json); give the folder `python -m aebench` printed at the end "
+                          "of the run")
     ckpt = None
     best = metrics.get("best_checkpoint")
     if best and Path(best).is_file():
@@ -68,3 +75,165 @@ def load_weights(module, checkpoint: Path) -> None:
         first = str(err).strip().splitlines()[0]
         raise ConfigError(f"{checkpoint} does not hold weights of this run's model "
                           f"({type(module.net).__name__}): {first}") from None
+
+
+# -- the network alone (restore, export): no data set needed ---------------------------------
+
+#: the sides a fully convolutional network's input must divide by are probed up to this
+_MAX_MULTIPLE = 64
+
+
+@dataclass
+class LoadedNet:
+    """A run's network with its trained weights (or tuned settings), ready for inference.
+
+    `make(shape)` builds the same network for items of another `shape` with the same weights
+    (a Wiener filter's transfer function is rebuilt for that size); `multiple` is what an image's
+    sides must divide by for it (None when the network is tied to its training size: row-sequence
+    LSTMs, dense bottlenecks)."""
+
+    run: TrainedRun
+    cfg: object               # the run's own composed config (knobs settled)
+    net: object               # built for `item_shape`, eval mode, on the CPU
+    degradation: object       # the run's own degradation
+    item_shape: tuple         # what the run was trained on: (C, H, W) or (T, F)
+    bounded: bool             # values in [0, 1] (images)
+    multiple: int | None      # fully convolutional: sides must divide by this; None: tied to size
+    name: str                 # the model's config name (e.g. cnn_small)
+
+    @property
+    def image(self) -> bool:
+        return len(self.item_shape) == 3
+
+    def make(self, shape) -> object:
+        shape = tuple(int(s) for s in shape)
+        if shape == tuple(self.item_shape):
+            return self.net
+        return _build_net(self.cfg, shape, self.bounded, self.run, self._state)
+
+    _state: dict | None = None
+
+
+def run_choices(run: TrainedRun) -> dict:
+    """model / data / degradation the run was composed from (metrics.json, else its overrides)."""
+    out = {k: run.metrics.get(k) for k in ("model", "data", "degradation") if run.metrics.get(k)}
+    for o in run.overrides:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key in ("model", "data", "degradation") and key not in out:
+            out[key] = value
+    return out
+
+
+def data_bounded(cfg) -> bool:
+    """The data module's class attribute `bounded` (images: True), read without loading any data."""
+    from hydra.utils import get_class
+
+    try:
+        return bool(getattr(get_class(cfg.data._target_), "bounded", True))
+    except Exception:  # noqa: BLE001 - an unknown class: images are the common case
+        return True
+
+
+def net_state(checkpoint: Path) -> dict:
+    """The network's weights in a Lightning checkpoint (keys `net.*`, prefix removed), read with
+    weights_only=True; ConfigError when the file is not a checkpoint."""
+    import torch
+
+    try:
+        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        state = ckpt["state_dict"]
+    except Exception as err:  # noqa: BLE001 - pickle/zip/key errors: all "not a checkpoint"
+        raise ConfigError(f"{checkpoint} is not a readable aebench checkpoint "
+                          f"({type(err).__name__}: {' '.join(str(err).split())[:160]})") from None
+    return {k[len("net."):]: v for k, v in state.items() if k.startswith("net.")}
+
+
+def _apply_tuned(net, tuned: dict | None) -> None:
+    """A non-learned row's tuned settings (metrics.json `tuned`) onto a freshly built filter."""
+    import torch
+
+    for key, value in (tuned or {}).items():
+        if key.startswith("tune_") or not hasattr(net, key):
+            continue
+        current = getattr(net, key)
+        if isinstance(current, torch.Tensor):
+            current.fill_(float(value))
+        else:
+            setattr(net, key, type(current)(value) if current is not None else value)
+
+
+def _build_net(cfg, shape, bounded: bool, run: TrainedRun, state: dict | None):
+    """The run's network for items of `shape`, with its weights / tuned settings, eval mode."""
+    from aebench.train import build
+
+    net = build(cfg.model.net, input_shape=tuple(shape), bounded=bounded)
+    if state is not None:
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0]
+            raise ConfigError(f"{run.checkpoint} does not hold weights of this run's model "
+                              f"({type(net).__name__}, model={run_choices(run).get('model')}): "
+                              f"{first}") from None
+    else:
+        _apply_tuned(net, run.metrics.get("tuned"))
+    return net.eval()
+
+
+def _probe_multiple(loaded: LoadedNet) -> int | None:
+    """What image sides must divide by for the network to take any size; None if it cannot."""
+    import torch
+
+    if not loaded.image:
+        return None
+    c, h, w = loaded.item_shape
+    m = 1
+    while m <= _MAX_MULTIPLE:
+        shape = (c, h + m, w + 2 * m)
+        try:
+            net = loaded.make(shape)
+            with torch.inference_mode():
+                out = net(torch.full((1, *shape), 0.5))
+            if tuple(out.shape[1:]) == shape:
+                return m
+        except (ConfigError, RuntimeError, ValueError):
+            pass
+        m *= 2
+    return None
+
+
+def load_net(run_dir: str | Path) -> LoadedNet:
+    """The network of the finished run in `run_dir`, from its own config, without its data set.
+
+    Learned models: the tested (best) checkpoint's weights, read with weights_only=True; a run
+    without one, or whose checkpoint belongs to another network, is a ConfigError. Non-learned
+    rows (wiener, unsharp, identity): their tuned settings from metrics.json. The item shape is
+    metrics.json's `item_shape` (the data set is not loaded)."""
+    from aebench.config import apply_knobs
+    from aebench.train import build
+
+    run = read_run(run_dir, need_checkpoint=False)
+    if run.metrics.get("status", "ok") != "ok" or "item_shape" not in run.metrics:
+        raise ConfigError(f"{run.run_dir} holds no finished run (metrics.json with status ok and "
+                          "item_shape); give the folder of a run that ended with test results")
+    cfg = run.compose().cfg
+    apply_knobs(cfg)
+    shape = tuple(int(s) for s in run.metrics["item_shape"])
+    bounded = data_bounded(cfg)
+    probe = build(cfg.model.net, input_shape=shape, bounded=bounded)
+    learned = any(p.requires_grad for p in probe.parameters())
+    state = None
+    if learned:
+        if run.checkpoint is None:
+            raise ConfigError(f"{run.run_dir}: no finished checkpoint (neither metrics.json's "
+                              "best_checkpoint nor checkpoints/last.ckpt); use a run of a learned "
+                              "model that finished training")
+        state = net_state(run.checkpoint)
+    net = _build_net(cfg, shape, bounded, run, state)
+    degradation = build(cfg.degradation)
+    loaded = LoadedNet(run=run, cfg=cfg, net=net, degradation=degradation, item_shape=shape,
+                       bounded=bounded, multiple=None,
+                       name=str(run_choices(run).get("model", type(net).__name__)))
+    loaded._state = state
+    loaded.multiple = _probe_multiple(loaded)
+    return loaded
