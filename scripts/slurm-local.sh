@@ -25,6 +25,10 @@ MUNGE_PID=/run/munge/munged.pid
 say() { echo "slurm-local: $*"; }
 die() { echo "slurm-local: $*" >&2; exit 1; }
 
+have() {  # the daemons live in /usr/sbin, which a user's PATH may lack
+    command -v "$1" >/dev/null || [[ -x /usr/sbin/$1 ]]
+}
+
 alive() {  # pid file -> its process runs
     [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null
 }
@@ -38,9 +42,9 @@ install() {
     command -v apt-get >/dev/null || die "no apt-get here: install SLURM (slurmctld, slurmd, munge) yourself"
     say "installing slurm-wlm and munge with apt-get"
     export DEBIAN_FRONTEND=noninteractive
-    local apt=(apt-get -o Acquire::Retries=3 install -y --no-install-recommends slurm-wlm munge)
+    local apt=(apt-get -o Acquire::Retries=3 -o Acquire::http::Timeout=30 install -y --no-install-recommends slurm-wlm munge)
     if ! "${apt[@]}" >/tmp/aebench-slurm-apt.log 2>&1; then
-        apt-get -o Acquire::Retries=3 update >>/tmp/aebench-slurm-apt.log 2>&1 || die "apt-get update failed (no network?); see /tmp/aebench-slurm-apt.log"
+        apt-get -o Acquire::Retries=3 -o Acquire::http::Timeout=30 update >>/tmp/aebench-slurm-apt.log 2>&1 || die "apt-get update failed (no network?); see /tmp/aebench-slurm-apt.log"
         "${apt[@]}" >>/tmp/aebench-slurm-apt.log 2>&1 \
             || die "apt-get install slurm-wlm munge failed; see /tmp/aebench-slurm-apt.log"
     fi
@@ -83,8 +87,7 @@ EOF
 start() {
     local want_install=${AEBENCH_SLURM_INSTALL:-0}
     [[ ${1:-} == --install ]] && want_install=1
-    if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
-            || ! command -v munged >/dev/null || ! command -v sbatch >/dev/null; then
+    if ! have slurmctld || ! have slurmd || ! have munged || ! have sbatch; then
         [[ $want_install == 1 ]] || die "SLURM is not installed (slurmctld, slurmd, munged, sbatch); run as root with --install, or: apt-get install slurm-wlm munge"
         install
     fi
