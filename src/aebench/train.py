@@ -151,6 +151,17 @@ def wandb_run_id(out_dir: Path) -> str | None:
     return runs[-1].name.rsplit("-", 1)[-1] if runs else None
 
 
+def test_scores(trainer) -> dict:
+    """metrics.json's test scores from the trainer after `trainer.test`: test_mse, test_psnr,
+    ..., baseline_mse, ..., psnr_gain (shared by `run` and `aebench.evaluate`)."""
+    scores = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    metrics = {}
+    for key, value in scores.items():
+        name = key.split("/", 1)[1]
+        metrics[name if name.startswith(("baseline_", "psnr_gain")) else f"test_{name}"] = value
+    return metrics
+
+
 def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tuple = (),
         group: str | None = None, trial: dict | None = None) -> dict:
     """Train and test one model as configured; write and return metrics.json's flat metrics.
@@ -196,7 +207,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
         log.info("resuming from %s", resume_from)
     logger = build_logger(cfg.get("logger"), OmegaConf.to_container(cfg, resolve=True),
                           name=run_name[:120], group=group, tags=[str(v) for v in names.values()],
-                          job_type=str(names["model"]),
+                          job_type=str(names["model"]), names=names,
                           run_id=wandb_run_id(out_dir) if resume_from is not None else None)
     callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c]
     hint = "python -m aebench " + " ".join(
@@ -229,11 +240,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
                      weights_only=True)
 
         # metrics -> reports
-        scores = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-        metrics = {}
-        for key, value in scores.items():
-            name = key.split("/", 1)[1]
-            metrics[name if name.startswith(("baseline_", "psnr_gain")) else f"test_{name}"] = value
+        metrics = test_scores(trainer)
         # the validation scores of the epoch whose checkpoint was tested (what sweepers optimise)
         scored = [h for h in module.history if "val/loss" in h]
         if scored:
@@ -261,11 +268,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
             title = f"{names['model']} on {names['data']} ({degradation.describe()})"
             outputs.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
             outputs.save_loss_curve(module.history, out_dir / "loss_curve.png")
-            if logger is not None and hasattr(logger, "log_image"):
-                for name in ("reconstructions", "latent_pca", "latent_tsne", "confusion_matrix",
-                             "anomaly_scores"):
-                    if (out_dir / f"{name}.png").is_file():
-                        logger.log_image(key=name, images=[str(out_dir / f"{name}.png")])
+            outputs.publish(metrics, out_dir, logger, trainer)  # report.html, W&B summary/images
             from rich.console import Console
 
             Console().print(outputs.summary_table(metrics))

@@ -1,0 +1,264 @@
+"""Score a trained run under another degradation or data set, without training it again.
+
+    python -m aebench.evaluate RUN_DIR [overrides]            # e.g. blur=2.0, degradation.noise_std=0.01,
+                                                              #      data=folder data.root=DIR
+    python -m aebench.evaluate RUN_DIR -m blur=0.5,1.0,1.5,2.0  # one evaluation per value + leaderboard
+
+The run's config is recomposed from its own overrides with these on top (an override of a key
+or group the run set replaces the run's: `data=folder` drops the run's `data.*` settings), and
+the run's network is rebuilt from the run's own model config (so a Wiener filter keeps the blur
+it was tuned for) and given its best checkpoint's weights (weights_only=True) or, for a
+non-learned row, its tuned settings: nothing is trained or tuned again. The test split is scored
+exactly as a training run scores it (`train.test_scores`: the same keys, baselines and metrics:
+degraded input, or PCA fitted on the evaluation data's training split), into
+RUN_DIR/eval-<time>/metrics.json with reconstructions.png; the run's own files are untouched.
+A model trained at blur 1.0 and evaluated at blur 2.0 therefore reports the baseline figures of
+a fresh run at blur 2.0.
+
+With `-m`, every comma-separated value list is swept (all combinations): RUN_DIR/eval-<time>/
+gets one folder per evaluation (0, 1, ...) and the sweep's leaderboard.md / leaderboard.csv /
+psnr_vs_blur.png (`aebench.report.write_leaderboard`); the exit status is the number of
+evaluations that failed (each failure is in its folder's metrics.json).
+
+Overrides that would change the model (model=, model.*, latent=, depth=, lr=, loss=,
+optimizer...) are refused: evaluate scores the run's own model.
+"""
+from __future__ import annotations
+
+import datetime
+import itertools
+import logging
+import sys
+import time
+from pathlib import Path
+
+from aebench.errors import ConfigError
+
+log = logging.getLogger("aebench")
+
+USAGE = ("usage: python -m aebench.evaluate RUN_DIR [overrides] "
+         "(e.g. blur=2.0; -m blur=0.5,1.0,2.0 for a sweep of evaluations)")
+MODEL_KEYS = ("model", "latent", "depth", "lr", "loss", "optimizer", "resume", "overwrite",
+              "analysis", "callbacks", "hparams_search", "experiment")
+#: what metrics.json of the evaluated run says about how the model was trained (kept as is)
+TRAINING_KEYS = ("train_seconds", "train_images_per_second", "epochs", "global_steps",
+                 "best_checkpoint", "best_val_loss")
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def check_overrides(extra: list[str]) -> None:
+    for o in extra:
+        if "=" not in o:
+            raise ConfigError(f"{o!r} is not an override; give key=value (e.g. blur=2.0)")
+        key = _key(o)
+        if key.split(".")[0].split("/")[0] in MODEL_KEYS:
+            raise ConfigError(f"{o} is not accepted: evaluate scores the run's own model; "
+                              "change the data or the degradation (e.g. blur=2.0, "
+                              "degradation.noise_std=0.01, data=folder data.root=DIR), or train "
+                              "a new run for another model")
+
+
+def dropped(extra: list[str]) -> tuple[str, ...]:
+    """The run's overrides these replace: the same key, and a group's settings when its option
+    changes (`data=folder` drops the run's `data=...` and `data.*=...`)."""
+    from aebench.config import options
+
+    out = []
+    for o in extra:
+        key = _key(o)
+        out.append(f"{key}=")
+        if "." not in key and options(key) is not None:
+            out.append(f"{key}.")
+    return tuple(out)
+
+
+_DATA_CACHE: dict[str, object] = {}
+
+
+def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
+    """Evaluate the run in `run_dir` with `extra` overrides into `out` (default
+    RUN_DIR/eval-<time>/); writes and returns metrics.json's dict."""
+    from omegaconf import OmegaConf, open_dict
+
+    from aebench import outputs
+    from aebench.analyze import compression
+    from aebench.config import apply_knobs
+    from aebench.train import build, check_accelerator, check_top_level, test_scores
+    from aebench.trained import _apply_tuned, data_bounded, net_state, read_run, run_choices
+
+    extra = [str(o) for o in extra]
+    check_overrides(extra)
+    run = read_run(run_dir, need_checkpoint=False)
+    if run.metrics.get("status", "ok") != "ok" or "test_mse" not in run.metrics:
+        raise ConfigError(f"{run.run_dir} holds no finished run (metrics.json with test "
+                          "results); give the folder of a run that ended")
+    out = Path(out) if out is not None else (
+        run.run_dir / f"eval-{datetime.datetime.now():%Y-%m-%d_%H-%M-%S-%f}")
+    own = run.compose().cfg
+    apply_knobs(own)
+    model_node = OmegaConf.to_container(own.model, resolve=True)  # the model as trained
+    composed = run.compose(extra, output_dir=out, drop=dropped(extra))
+    cfg = composed.cfg
+    with open_dict(cfg):
+        cfg.model = model_node
+        for knob in ("latent", "depth", "lr", "loss"):
+            cfg[knob] = own.get(knob)
+    check_top_level(cfg)
+    check_accelerator(cfg)
+    import pytorch_lightning as pl
+    import torch
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    key = OmegaConf.to_yaml(cfg.data)
+    datamodule = _DATA_CACHE.get(key)
+    if datamodule is None:
+        datamodule = build(cfg.data)
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        _DATA_CACHE.clear()
+        _DATA_CACHE[key] = datamodule
+    degradation = build(cfg.degradation)
+    degradation.check(datamodule.item_shape)
+    item_shape = tuple(datamodule.item_shape)
+    trained_shape = tuple(run.metrics.get("item_shape") or item_shape)
+    bounded = datamodule.bounded
+    if bounded != data_bounded(own):
+        raise ConfigError(f"{' '.join(extra)}: this data is {'' if bounded else 'not '}in [0, 1] "
+                          f"and the run's was {'not ' if bounded else ''}; evaluate on data of "
+                          "the kind the model was trained on")
+    try:
+        net = build(cfg.model.net, input_shape=item_shape, bounded=bounded)
+    except ConfigError as err:
+        raise ConfigError(f"the run's model cannot take this data's items {item_shape}: "
+                          f"{err}") from None
+    learned = any(p.requires_grad for p in net.parameters())
+    checkpoint = None
+    if learned:
+        if run.checkpoint is None:
+            raise ConfigError(f"{run.run_dir}: no finished checkpoint to evaluate")
+        checkpoint = run.checkpoint
+        try:
+            net.load_state_dict(net_state(checkpoint))
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0]
+            why = (f"this data's items are {item_shape}, the run was trained on {trained_shape} "
+                   "and its model is tied to that size" if item_shape != trained_shape else first)
+            raise ConfigError(f"{checkpoint} does not fit the model rebuilt for this "
+                              f"evaluation: {why}") from None
+    else:
+        _apply_tuned(net, run.metrics.get("tuned"))
+    module = build(cfg.model, net=net, degradation=degradation, optimizer=None)
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = build(cfg.trainer, logger=False, callbacks=[], default_root_dir=str(out),
+                    enable_checkpointing=False, enable_progress_bar=False,
+                    enable_model_summary=False)
+    start = time.perf_counter()
+    trainer.test(module, datamodule=datamodule, verbose=False, weights_only=True)
+    metrics = test_scores(trainer)
+    params = sum(p.numel() for p in net.parameters())
+    names = run_choices(run)
+    names.update({k: v for k, v in ((_key(o), o.split("=", 1)[1]) for o in extra)
+                  if k in ("data", "degradation")})
+    metrics.update(
+        status="ok", baseline=module.baseline.name, item_shape=list(item_shape),
+        **compression(item_shape, net.code_size, params),
+        **{k: run.metrics.get(k) for k in TRAINING_KEYS},
+        degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
+        blur=cfg.blur, seed=cfg.seed, overrides=composed.overrides, output_dir=str(out),
+        device=str(trainer.strategy.root_device), tuned=run.metrics.get("tuned"),
+        model=names.get("model"), data=names.get("data"), degradation=names.get("degradation"),
+        evaluated_run=str(run.run_dir), checkpoint=str(checkpoint) if checkpoint else None,
+        eval_overrides=extra, eval_seconds=round(time.perf_counter() - start, 2),
+        trained_with={k: run.metrics.get(k) for k in
+                      ("data", "degradation_detail", "blur", "test_psnr", "test_ssim",
+                       "test_mse", "baseline_psnr", "baseline_mse")})
+    outputs.write_json(metrics, out / "metrics.json")
+    if module.examples is not None:
+        title = (f"{names.get('model')} (trained: {run.metrics.get('degradation_detail')}) on "
+                 f"{metrics['data']} ({degradation.describe()})")
+        outputs.save_reconstructions(module.examples, out / "reconstructions.png", title)
+    del torch
+    return metrics
+
+
+def expand_sweep(extra: list[str]) -> list[list[str]]:
+    """Every combination of the comma-separated values (`blur=0.5,1.0` x `data.x=a,b`)."""
+    lists = []
+    for o in extra:
+        key, _, value = o.partition("=")
+        if "," in value and not value.strip().startswith(("[", "{", "'", '"')):
+            lists.append([f"{key}={v}" for v in value.split(",") if v != ""])
+        else:
+            lists.append([o])
+    return [list(c) for c in itertools.product(*lists)]
+
+
+def evaluate_sweep(run_dir, extra: list[str]) -> tuple[Path, list[dict]]:
+    """One evaluation per combination into RUN_DIR/eval-<time>/<i>/, then the leaderboard."""
+    from aebench.outputs import write_json
+    from aebench.report import write_leaderboard
+    from aebench.trained import read_run
+
+    check_overrides(extra)
+    run = read_run(run_dir, need_checkpoint=False)
+    sweep_dir = run.run_dir / f"eval-{datetime.datetime.now():%Y-%m-%d_%H-%M-%S-%f}"
+    results = []
+    for i, combo in enumerate(expand_sweep(extra)):
+        out = sweep_dir / str(i)
+        try:
+            results.append(evaluate_run(run_dir, combo, out))
+            log.info("evaluation %d (%s): done", i, " ".join(combo))
+        except ConfigError as err:
+            out.mkdir(parents=True, exist_ok=True)
+            failed = {"status": "failed", "error": str(err), "overrides": combo,
+                      "eval_overrides": combo, "evaluated_run": str(run.run_dir),
+                      "output_dir": str(out), **{k: run.metrics.get(k) for k in
+                                                 ("model", "data", "degradation")}}
+            write_json(failed, out / "metrics.json")
+            results.append(failed)
+            log.warning("evaluation %d (%s) failed: %s", i, " ".join(combo), err)
+    write_leaderboard(sweep_dir)
+    return sweep_dir, results
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0].startswith("-"):
+        print(__doc__ if argv and argv[0] in ("-h", "--help") else USAGE,
+              file=sys.stdout if argv else sys.stderr)
+        sys.exit(0 if argv else 2)
+    from aebench.cli import fail
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    run_dir, rest = argv[0], argv[1:]
+    multirun = bool({"-m", "--multirun"} & set(rest))
+    extra = [a for a in rest if a not in ("-m", "--multirun")]
+    try:
+        if not multirun:
+            if any("," in a.partition("=")[2] for a in extra):
+                log.info("a comma in a value is taken literally; add -m to sweep over the values")
+            metrics = evaluate_run(run_dir, extra)
+            from rich.console import Console
+
+            from aebench.outputs import summary_table
+
+            Console().print(summary_table(metrics))
+            print(f"evaluation written to {metrics['output_dir']}")
+            return
+        sweep_dir, results = evaluate_sweep(run_dir, extra)
+    except ConfigError as err:
+        fail(str(err))
+    from aebench.report import collect_trials, markdown
+
+    print(markdown(collect_trials([sweep_dir])))
+    failed = sum(r.get("status") != "ok" for r in results)
+    print(f"{len(results)} evaluation(s), {failed} failed; leaderboard.md in {sweep_dir}")
+    if failed:
+        sys.exit(min(failed, 255))
+
+
+if __name__ == "__main__":
+    main()

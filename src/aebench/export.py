@@ -1,0 +1,264 @@
+"""Export a trained run's network for use outside aebench: ONNX or TorchScript, plus a JSON sidecar.
+
+    python -m aebench.export RUN_DIR --format onnx|torchscript [--out FILE]
+
+Writes RUN_DIR/export/<model>.onnx (or .pt for TorchScript) unless --out says where, and next to
+it FILE.json: input name, shape and layout (NCHW images, NTF sequences), dtype, value range
+([0, 1] for images), channel order, which axes are dynamic (the batch always; height and width
+too for fully convolutional networks, whose sides must divide by `sides_multiple_of`), the
+degradation it was trained to undo, the run's test scores next to its baseline, and the check.
+
+The check: the exported file is loaded (ONNX Runtime, or torch.jit.load) and run on 8 test
+items of the run's data set, degraded as in testing (8 seeded random items when the data set is
+not on this machine), and at a second batch size and, for fully convolutional networks, a second
+image size; the max abs difference to the PyTorch network is printed and must be <= 1e-4
+(--tolerance), else the export fails. A network that cannot be exported (the Wiener filter's
+complex FFT in ONNX, say) gets one line saying why, exit 2; nothing is left behind.
+
+ONNX needs the `export` extra (onnx, onnxscript, onnxruntime), which `make install` includes.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+
+from aebench.errors import ConfigError
+
+log = logging.getLogger("aebench")
+FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+CHECK_ITEMS = 8
+
+
+class ExportError(Exception):
+    """The network could not be exported, or the exported file does not match PyTorch."""
+
+
+def check_inputs(loaded, n: int = CHECK_ITEMS):
+    """(degraded test items (n, *item_shape) float32, where they came from)."""
+    import torch
+
+    from aebench.data.base import to_float
+    from aebench.train import build
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            dm = build(loaded.cfg.data)
+            dm.prepare_data()
+            dm.setup("fit")
+        x = to_float(dm.test_x[:n]).float()
+        source = f"the first {len(x)} test items of the run's data set, degraded as in testing"
+    except Exception as err:  # noqa: BLE001 - no data here: the check still runs
+        g = torch.Generator().manual_seed(0)
+        x = torch.rand((n, *loaded.item_shape), generator=g)
+        if not loaded.bounded:
+            x = 2 * x - 1
+        source = (f"{n} seeded random items (the run's data set could not be loaded: "
+                  f"{' '.join(str(err).split())[:120]})")
+    return loaded.degradation(x, torch.arange(len(x)), "test").float(), source
+
+
+def _export_onnx(net, example, path: Path, dynamic_hw: int | None, opset: int | None) -> None:
+    import torch
+
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    axes = {0: batch}
+    if dynamic_hw:
+        hb = torch.export.Dim("height_blocks", min=1, max=65536 // dynamic_hw)
+        wb = torch.export.Dim("width_blocks", min=1, max=65536 // dynamic_hw)
+        axes.update({2: dynamic_hw * hb, 3: dynamic_hw * wb})
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            torch.onnx.export(net, (example,), str(path), input_names=["input"],
+                              output_names=["output"], dynamo=True, dynamic_shapes=(axes,),
+                              opset_version=opset, external_data=False, verbose=False)
+    except Exception as err:  # noqa: BLE001 - any exporter failure is one line
+        lines = [ln for ln in str(err).splitlines() if ln.strip()]
+        first = next((ln for ln in lines if "Error" in ln or "not supported" in ln),
+                     lines[0] if lines else type(err).__name__)
+        raise ExportError(f"{type(net).__name__} cannot be exported to ONNX: "
+                          f"{' '.join(first.split())[:240]}") from None
+
+
+def _onnx_runner(path: Path):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ConfigError("the ONNX check needs onnxruntime, which is not installed: pip install "
+                          "'aebench[export]' (onnx, onnxscript, onnxruntime), or make install") \
+            from None
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def run(x):
+        import torch
+
+        return torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+    return run
+
+
+def _export_torchscript(net, example, path: Path):
+    import torch
+
+    try:
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+            scripted = torch.jit.trace(net, example, check_trace=False)
+        scripted.save(str(path))
+    except Exception as err:  # noqa: BLE001
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ExportError(f"{type(net).__name__} cannot be exported to TorchScript: "
+                          f"{first[:240]}") from None
+    loaded = torch.jit.load(str(path), map_location="cpu")
+
+    def run(x):
+        with torch.no_grad():
+            return loaded(x)
+    return run
+
+
+def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 1e-4,
+           opset: int | None = None) -> dict:
+    """Export the run's network; returns the sidecar's dict (also written to FILE.json)."""
+    import torch
+
+    from omegaconf import OmegaConf
+
+    from aebench.trained import load_net
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format {fmt} is not accepted; choose one of: {', '.join(FORMATS)}")
+    if fmt == "onnx":
+        missing = [m for m in ("onnx", "onnxscript") if not _importable(m)]
+        if missing:
+            raise ConfigError(f"--format onnx needs {', '.join(missing)}, not installed: pip "
+                              "install 'aebench[export]' (or make install)")
+    loaded = load_net(run_dir)
+    net = loaded.net.float().eval()
+    path = Path(out) if out else loaded.run.run_dir / "export" / f"{loaded.name}{FORMATS[fmt]}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    x, source = check_inputs(loaded)
+    # the shapes the exported file is checked at: the test items, another batch size, and for
+    # fully convolutional networks another image size (height and width are dynamic only when
+    # this one network takes any size: a Wiener filter is rebuilt per size, so it is not)
+    checks = [x, x[:3]]
+    m = loaded.multiple if loaded.image else None
+    if m:
+        c, h, w = loaded.item_shape
+        g = torch.Generator().manual_seed(1)
+        other = torch.rand((2, c, h + 2 * m, w + 4 * m), generator=g)
+        try:
+            with torch.inference_mode():
+                net(other)
+            checks.append(other)
+        except RuntimeError:
+            m = None
+    example = x[:2].clone()
+    written = [path]
+    try:
+        if fmt == "onnx":
+            _export_onnx(net, example, path, m, opset)
+            runner = _onnx_runner(path)
+        else:
+            runner = _export_torchscript(net, example, path)
+        diffs = []
+        for xc in checks:
+            with torch.inference_mode():
+                ref = net(xc).float()
+            got = runner(xc.contiguous()).float()
+            if got.shape != ref.shape:
+                raise ExportError(f"the exported {fmt} model returns shape {tuple(got.shape)} for "
+                                  f"input {tuple(xc.shape)}, PyTorch {tuple(ref.shape)}")
+            diffs.append(float((got - ref).abs().max()))
+        max_diff = max(diffs)
+        if not max_diff <= tolerance:
+            raise ExportError(f"the exported {fmt} model differs from PyTorch by up to "
+                              f"{max_diff:.3g} (> {tolerance:g}) on {source}")
+    except BaseException:
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise
+    metrics = loaded.run.metrics
+    if loaded.image:
+        c, h, w = loaded.item_shape
+        shape = ["batch", c, "height" if m else h, "width" if m else w]
+        layout, order = "NCHW", {1: "greyscale (L)", 3: "RGB"}.get(c, f"{c} channels")
+        dynamic = {"0": "batch", **({"2": "height", "3": "width"} if m else {})}
+    else:
+        t, f = loaded.item_shape
+        shape, layout, order, dynamic = ["batch", t, f], "NTF (batch, steps, features)", None, \
+            {"0": "batch"}
+    sidecar = {
+        "format": fmt, "file": path.name, "model": loaded.name,
+        "network": type(net).__name__, "run_dir": str(loaded.run.run_dir),
+        "checkpoint": str(loaded.run.checkpoint) if loaded.run.checkpoint else None,
+        "tuned": metrics.get("tuned"),
+        "input": {"name": "input", "shape": shape, "dtype": "float32", "layout": layout,
+                  "value_range": [0.0, 1.0] if loaded.bounded else None,
+                  "channel_order": order, "dynamic_axes": dynamic,
+                  "sides_multiple_of": m if loaded.image and m else None,
+                  "trained_item_shape": list(loaded.item_shape)},
+        "output": {"name": "output", "shape": shape, "dtype": "float32",
+                   "note": ("clip to [0, 1] (and round to 8 bits) for images, as aebench scores "
+                            "them" if loaded.bounded else "unbounded values")},
+        "degradation": {"trained_for": metrics.get("degradation_detail"),
+                        "config": OmegaConf.to_container(loaded.cfg.degradation, resolve=True)},
+        "data": metrics.get("data"),
+        "test_scores": {k: metrics.get(k) for k in
+                        ("test_psnr", "test_ssim", "test_mse", "test_mae", "baseline",
+                         "baseline_psnr", "baseline_ssim", "baseline_mse", "baseline_mae",
+                         "psnr_gain") if metrics.get(k) is not None},
+        "check": {"items": source, "shapes": [list(c.shape) for c in checks],
+                  "max_abs_diff": max_diff, "tolerance": tolerance,
+                  "runtime": "onnxruntime" if fmt == "onnx" else "torch.jit.load"},
+        "torch_version": torch.__version__,
+    }
+    if fmt == "onnx":
+        import onnx
+
+        sidecar["opset"] = next((o.version for o in onnx.load(str(path)).opset_import
+                                 if o.domain in ("", "ai.onnx")), None)
+    (path.with_name(path.name + ".json")).write_text(json.dumps(sidecar, indent=2) + "\n")
+    return sidecar
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m aebench.export",
+                                description="Export a trained run's network (ONNX or "
+                                            "TorchScript) with a JSON sidecar, checked against "
+                                            "PyTorch.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--format", required=True, choices=sorted(FORMATS))
+    p.add_argument("--out", help="file to write (default RUN_DIR/export/<model>.onnx|.pt)")
+    p.add_argument("--tolerance", type=float, default=1e-4,
+                   help="largest accepted abs difference to PyTorch (default 1e-4)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: torch's)")
+    args = p.parse_args(argv)
+    from aebench.cli import fail
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        sidecar = export(args.run_dir, args.format, args.out, args.tolerance, args.opset)
+    except ConfigError as err:
+        fail(str(err))
+    except ExportError as err:
+        fail(str(err))
+    path = (Path(args.out) if args.out else
+            Path(sidecar["run_dir"]) / "export" / sidecar["file"]).absolute()
+    check = sidecar["check"]
+    print(f"max abs difference to PyTorch: {check['max_abs_diff']:.3g} (<= {check['tolerance']:g}; "
+          f"{check['runtime']} on {check['items']})")
+    print(f"wrote {path} and {path.name}.json")
+
+
+if __name__ == "__main__":
+    main()
