@@ -1,4 +1,5 @@
-"""What a run leaves behind: metrics.json, reconstructions.png, loss_curve.png, and the summary table."""
+"""What a run leaves behind: metrics.json, reconstructions.png, loss_curve.png, report.html,
+its results in the experiment logger, and the summary table."""
 from __future__ import annotations
 
 import json
@@ -69,6 +70,23 @@ def save_loss_curve(history: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def publish(metrics: dict, out_dir: Path, logger=None, trainer=None) -> Path:
+    """After metrics.json and the PNGs are written: the run's report.html (one self-contained
+    page, aebench.html_report) and its results in the experiment logger (loggers.log_results:
+    on W&B the summary under metrics.json's names, the best epoch's validation scores, the
+    images). Returns the report's path."""
+    from aebench.html_report import write_report
+    from aebench.loggers import log_results
+
+    out_dir = Path(out_dir)
+    report = write_report(out_dir)
+    media = next((c for c in (trainer.callbacks if trainer is not None else [])
+                  if hasattr(c, "best_val")), None)
+    best_val = media.best_val(trainer) if media is not None else None
+    log_results(logger, metrics, out_dir, best_val=best_val)
+    return report
 
 
 def summary_table(metrics: dict):

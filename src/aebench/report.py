@@ -3,9 +3,10 @@
     python -m aebench.report DIR [DIR ...] [--out OUT]
 
 prints the leaderboard as a markdown table on stdout and writes, into OUT (default: the first
-DIR), `leaderboard.md`, `leaderboard.csv` and the plots `psnr_vs_latent.png`,
+DIR), `report.html` (the whole sweep on one self-contained page: aebench.html_report),
+`leaderboard.md`, `leaderboard.csv` and the plots `psnr_vs_latent.png`,
 `psnr_vs_depth.png`, `psnr_vs_blur.png` (`mse_vs_*.png` for data without PSNR, e.g. sine), one
-for each of those knobs that takes at least two values among the finished trials.
+for each of those knobs that some model was run at two values or more.
 
 From Python (a Hydra callback calls this at the end of every multirun):
 
@@ -276,6 +277,8 @@ def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
             baselines.setdefault(key, {}).setdefault(str(t.get("model")), []).append(
                 (t[knob], t[base_metric]))
 
+    if not any(len({x for x, _ in points}) > 1 for points in series.values()):
+        return None  # no model was run at two values of it (lstm at 128, cnn at 32: no line)
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, ((model, rest), points) in enumerate(sorted(series.items(), key=str)):
         xs, ys = _mean_by_x(points)
@@ -347,7 +350,52 @@ def write_leaderboard(sweep_dir, out_dir=None) -> dict:
     md_path.write_text(heading + "\n\n" + markdown(trials) + "\n")
     write_csv(trials, csv_path)
     plots = [p for knob in KNOBS if (p := plot_knob(trials, knob, out)) is not None]
-    return {"markdown": md_path, "csv": csv_path, "plots": plots, **n}
+    from aebench.html_report import write_report
+
+    html_path = write_report(dirs, out)
+    return {"markdown": md_path, "csv": csv_path, "html": html_path, "plots": plots,
+            "table": console_table(trials), **n}
+
+
+def console_table(trials: list[dict]) -> str:
+    """The leaderboard for a terminal: one line per trial, its scores next to its baseline and
+    the gain over it (the whole table is in leaderboard.md / report.html)."""
+    psnr = any(t.get("test_psnr") is not None for t in trials)
+    head = ["#", "model", "swept", "PSNR" if psnr else "MSE", "SSIM" if psnr else "MAE",
+            "baseline", "gain", "params", "train s", "status"]
+    rows = []
+    for i, t in enumerate(trials, 1):
+        if psnr:
+            score, second = t.get("test_psnr"), t.get("test_ssim")
+            base, gain = t.get("baseline_psnr"), t.get("psnr_gain")
+            cells = [_num(score, ".2f"), _num(second, ".3f"),
+                     (f"{_baseline_label(t.get('baseline'))} {base:.2f}" if base is not None
+                      else ""), _num(gain, "+.2f", " dB")]
+        else:
+            score, second, base = t.get("test_mse"), t.get("test_mae"), t.get("baseline_mse")
+            gain = (10 * math.log10(base / max(score, 1e-12))
+                    if score is not None and base else None)
+            cells = [_num(score, ".5f"), _num(second, ".4f"),
+                     (f"{_baseline_label(t.get('baseline'))} {base:.5f}" if base is not None
+                      else ""), _num(gain, "+.2f", " dB")]
+        swept = " ".join(o for o in map(str, t.get("swept") or []) if not o.startswith("model="))
+        status = t["status"] if t["status"] == "ok" else f"{t['status']}: {t.get('error') or ''}"
+        rows.append([str(i), str(t.get("model") or ""), swept, *cells,
+                     _num(t.get("params"), ","), _num(t.get("train_seconds"), ".0f"),
+                     status[:70]])
+    widths = [max(len(r[c]) for r in [head] + rows) for c in range(len(head))]
+    right = {0, 3, 4, 6, 7, 8}
+    lines = ["  ".join(c.rjust(w) if j in right else c.ljust(w)
+                       for j, (c, w) in enumerate(zip(r, widths))).rstrip()
+             for r in [head] + rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _num(v, fmt: str, unit: str = "") -> str:
+    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
+        return ""
+    return format(v, fmt) + unit
 
 
 def main(argv=None) -> None:
@@ -364,7 +412,7 @@ def main(argv=None) -> None:
     result = write_leaderboard(args.dirs, args.out)
     print(markdown(collect_trials(args.dirs)))
     # On stderr, so that stdout stays a clean markdown table (`... > table.md`).
-    files = [result["markdown"], result["csv"]] + result["plots"]
+    files = [result["html"], result["markdown"], result["csv"]] + result["plots"]
     print(f"aebench.report: {result['trials']} trials ({result['ok']} ok, {result['failed']} "
           f"failed, {result['unfinished']} unfinished); wrote {', '.join(f.name for f in files)} "
           f"to {Path(result['markdown']).parent}", file=sys.stderr)

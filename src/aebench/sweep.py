@@ -119,8 +119,16 @@ def objective(cfg: DictConfig, metrics: dict) -> float | None:
 
 
 # -- the end of a sweep -----------------------------------------------------------------------
+def sweep_group(sweep_dir) -> str:
+    """The W&B group of a sweep's trials (and of its leaderboard run): named after its folder."""
+    return "sweep-" + Path(str(sweep_dir)).as_posix().replace("/", "_").strip("_")
+
+
 class LeaderboardCallback(Callback):
-    """Writes the sweep's leaderboard (also after a partial sweep) and counts failed trials."""
+    """At the end of a multirun (also a partial one): leaderboard.md/.csv, plots and report.html
+    in the sweep folder, the leaderboard printed with each trial's gain over its baseline, the
+    leaderboard as a table in one more W&B run of the sweep's group (job_type `leaderboard`)
+    when the runs log to W&B, and the count of failed trials for the exit status."""
 
     def on_multirun_end(self, config: DictConfig | None = None, sweep_dir=None, **kwargs) -> None:
         from aebench.report import write_leaderboard
@@ -129,8 +137,22 @@ class LeaderboardCallback(Callback):
         info = write_leaderboard(sweep_dir)
         LAST_SWEEP.clear()
         LAST_SWEEP.update(info, sweep_dir=sweep_dir)
+        print(info["table"])
         print(f"aebench: {info['trials']} trials: {info['ok']} ok, {info['failed']} failed, "
-              f"{info['unfinished']} unfinished; leaderboard: {info['markdown']}")
+              f"{info['unfinished']} unfinished; report: {info['html']} "
+              f"(leaderboard.md/.csv beside it)")
+        logger_cfg = config.get("logger") if config is not None else None
+        if logger_cfg:
+            from aebench.loggers import log_leaderboard
+
+            try:
+                note = log_leaderboard(logger_cfg, sweep_dir, sweep_group(sweep_dir))
+            except Exception as err:  # noqa: BLE001 - the files above are the sweep's record
+                log.error("the leaderboard could not be sent to W&B: %s: %s",
+                          type(err).__name__, err)
+            else:
+                if note:
+                    print(note)
 
 
 def failed_trials() -> int:
