@@ -230,9 +230,13 @@ def read_image(path: Path, channels: int, max_pixels: int):
     import torch
     from PIL import Image, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = max(int(max_pixels), 1)  # our check below comes first
+    import warnings
+
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # our --max-pixels check below replaces PIL's warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             w, h = im.size
             if w * h > max_pixels:
                 raise InputError(f"{w} x {h} = {w * h:,} pixels is above --max-pixels "
