@@ -1,0 +1,68 @@
+"""aebench.evaluate: a trained run scored elsewhere, never retrained, same baselines as a fresh run."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from trained_runs import FAST, trained_run
+
+
+def evaluate_main(*argv) -> int:
+    from aebench.evaluate import main
+
+    try:
+        main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code or 0
+    return 0
+
+
+def test_blur_2_gives_the_baselines_of_a_fresh_run_at_blur_2(tmp_path):
+    from aebench.config import compose
+    from aebench.evaluate import evaluate_run
+    from aebench.train import run
+
+    trained = trained_run("cnn")  # trained at blur 1.0
+    before = {p.name: p.stat().st_mtime_ns for p in trained.iterdir()}
+    own = json.loads((trained / "metrics.json").read_text())
+    ev = evaluate_run(trained, ["blur=2.0"])
+    # a fresh run at blur 2.0 (the identity row: nothing to train, same data and test split)
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    fresh = compose(["data=shapes", "model=identity", *FAST, "blur=2.0"], tmp_path / "fresh")
+    ref = run(fresh.cfg, fresh.choices, fresh.overrides)
+    for key in ("baseline_psnr", "baseline_ssim", "baseline_mse"):
+        assert ev[key] == pytest.approx(ref[key], abs=1e-6), key
+    assert ev["baseline_psnr"] < own["baseline_psnr"] - 1  # blur 2 is harder than blur 1
+    assert ev["degradation_detail"] == "blur 2, 8-bit" and ev["blur"] == 2.0
+    # the same keys as the run's own metrics.json, the model's scores recomputed, nothing trained
+    assert set(own) - {"val_psnr", "val_mse"} <= set(ev)
+    assert ev["params"] == own["params"] and ev["epochs"] == own["epochs"]
+    out = trained / [p for p in ev["output_dir"].split("/")][-1]
+    assert (out / "metrics.json").is_file() and not (out / "checkpoints").exists()
+    assert {p.name: p.stat().st_mtime_ns for p in trained.iterdir() if p.name in before} == before
+
+
+def test_sweep_of_evaluations_writes_a_leaderboard(capsys):
+    trained = trained_run("wiener")
+    tuned = json.loads((trained / "metrics.json").read_text())["tuned"]
+    code = evaluate_main(trained, "-m", "blur=0.5,2.0", "degradation.noise_std=0,0.01")
+    out = capsys.readouterr().out
+    assert code == 0
+    sweep = sorted(trained.glob("eval-*"))[-1]
+    rows = [json.loads((sweep / str(i) / "metrics.json").read_text()) for i in range(4)]
+    assert [(r["blur"], r["eval_overrides"][1]) for r in rows] == [
+        (0.5, "degradation.noise_std=0"), (0.5, "degradation.noise_std=0.01"),
+        (2.0, "degradation.noise_std=0"), (2.0, "degradation.noise_std=0.01")]
+    assert all(r["tuned"] == tuned for r in rows)  # the filter as tuned, not tuned again
+    board = (sweep / "leaderboard.md").read_text()
+    assert "4 trials: 4 ok" in board and (sweep / "psnr_vs_blur.png").is_file()
+    assert "| blur=2.0 degradation.noise_std=0 |" in out or "blur=2.0" in out
+
+
+@pytest.mark.parametrize("arg", ["model=cnn", "latent=16", "model.net.depth=2"])
+def test_overrides_that_change_the_model_are_refused(capsys, arg):
+    assert evaluate_main(trained_run("wiener"), arg) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "evaluate scores the run's own model" in err[0]

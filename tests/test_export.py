@@ -1,0 +1,85 @@
+"""aebench.export: the exported network gives PyTorch's output (dynamic batch; H/W for fully
+convolutional nets) and its JSON sidecar describes how to feed it."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import torch
+
+from trained_runs import trained_run
+
+HAS_ORT = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
+
+
+def export_main(*argv) -> int:
+    from aebench.export import main
+
+    try:
+        main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code or 0
+    return 0
+
+
+def reference(run_dir, x):
+    from aebench.trained import load_net
+
+    with torch.inference_mode():
+        return load_net(run_dir).net(x)
+
+
+def test_torchscript_matches_pytorch_any_batch_and_size(tmp_path, capsys):
+    run = trained_run("cnn")
+    assert export_main(run, "--format", "torchscript", "--out", tmp_path / "m.pt") == 0
+    assert "max abs difference to PyTorch" in capsys.readouterr().out
+    side = json.loads((tmp_path / "m.pt.json").read_text())
+    assert side["input"]["layout"] == "NCHW" and side["input"]["value_range"] == [0.0, 1.0]
+    assert side["input"]["channel_order"] == "RGB"
+    assert side["input"]["dynamic_axes"] == {"0": "batch", "2": "height", "3": "width"}
+    assert side["degradation"]["trained_for"] == "blur 1, 8-bit"
+    assert "test_psnr" in side["test_scores"] and "baseline_psnr" in side["test_scores"]
+    assert side["check"]["max_abs_diff"] <= 1e-4
+    net = torch.jit.load(str(tmp_path / "m.pt"))
+    for shape in [(5, 3, 32, 32), (2, 3, 48, 40)]:
+        x = torch.rand(shape)
+        assert (net(x) - reference(run, x)).abs().max() <= 1e-5
+
+
+def test_size_tied_network_exports_with_a_dynamic_batch_only(tmp_path):
+    run = trained_run("lstm")
+    assert export_main(run, "--format", "torchscript", "--out", tmp_path / "l.pt") == 0
+    side = json.loads((tmp_path / "l.pt.json").read_text())
+    assert side["input"]["shape"] == ["batch", 3, 32, 32]
+    assert side["input"]["dynamic_axes"] == {"0": "batch"}
+    x = torch.rand(7, 3, 32, 32)
+    assert (torch.jit.load(str(tmp_path / "l.pt"))(x) - reference(run, x)).abs().max() <= 1e-5
+
+
+@pytest.mark.skipif(not HAS_ORT, reason="onnx/onnxscript/onnxruntime not installed "
+                                        "(pip install 'aebench[export]')")
+def test_onnx_matches_pytorch_any_batch_and_size(tmp_path):
+    import onnxruntime as ort
+
+    run = trained_run("cnn")
+    assert export_main(run, "--format", "onnx", "--out", tmp_path / "m.onnx") == 0
+    side = json.loads((tmp_path / "m.onnx.json").read_text())
+    assert side["check"]["runtime"] == "onnxruntime" and side["check"]["max_abs_diff"] <= 1e-4
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    for shape in [(3, 3, 32, 32), (1, 3, 40, 56)]:
+        x = torch.rand(shape)
+        got = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+        assert (got - reference(run, x)).abs().max() <= 1e-4
+
+
+def test_a_network_that_cannot_be_exported_gets_one_line(tmp_path, capsys, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Unsupported: aten::something has no ONNX translation\nmore detail")
+
+    monkeypatch.setattr(torch.onnx, "export", refuse)
+    code = export_main(trained_run("wiener"), "--format", "onnx", "--out", tmp_path / "w.onnx")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "cannot be exported to ONNX" in err[0] and "aten::something" in err[0]
+    assert not list(tmp_path.iterdir())  # nothing left behind
