@@ -34,7 +34,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def train(cfg, net, deg, dm, steps: int, bf16: bool) -> float:
     """Last-50-step mean training loss of `steps` steps (fixed batch order)."""
-    opt = instantiate(cfg.model.optimizer)(net.parameters())
+    opt = instantiate(cfg.optimizer)(net.parameters(), lr=cfg.model.lr)
     clip, bs, losses = cfg.model.get("grad_clip_norm"), cfg.data.batch_size, []
     order = torch.randperm(len(dm.train_x), generator=torch.Generator().manual_seed(0))
     for step in range(steps):

@@ -27,15 +27,8 @@ import torch
 
 def compose(model: str, batch_size: int | None, n_train: int, n_test: int,
             data: str = "shapes", data_dir: str | None = None):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
+    from aebench.config import compose as compose_config
 
-    from aebench.cli import CONF_DIR
-
-    GlobalHydra.instance().clear()
     over = [f"model={model}", "logger=none", "callbacks=none"]
     if data == "shapes":  # procedural, float32 in memory
         over += ["data=shapes", f"data.num_train={n_train}", f"data.num_test={n_test}"]
@@ -44,13 +37,7 @@ def compose(model: str, batch_size: int | None, n_train: int, n_test: int,
                                                            if data_dir else [])
     if batch_size:
         over.append(f"data.batch_size={batch_size}")
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = hydra_compose(config_name="config", overrides=over, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = "/tmp/aebench-throughput"
-        cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(cfg)
-    return cfg
+    return compose_config(over, "/tmp/aebench-throughput").cfg
 
 
 def build(cfg):
@@ -98,7 +85,7 @@ def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False,
             return x
 
     fn = torch.compile(net) if compiled else net
-    opt = instantiate(cfg.model.optimizer)(net.parameters())
+    opt = instantiate(cfg.optimizer)(net.parameters(), lr=cfg.model.lr)
     clip = cfg.model.get("grad_clip_norm")
     bs = cfg.data.batch_size
     g = torch.Generator().manual_seed(0)

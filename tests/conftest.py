@@ -26,37 +26,78 @@ def test_env(**extra) -> dict:
     return env
 
 
+def run_main(main, args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Call a command's `main(argv)` in this process, in `cwd`, with the environment a user's
+    shell would give it (test_env); returns what a subprocess run would: exit status, stdout,
+    stderr. In-process because a torch import costs ~6 s per subprocess here."""
+    import contextlib
+    import io
+    import logging
+
+    saved_env, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), list(sys.argv)
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    os.environ.clear()
+    os.environ.update(test_env(**(env or {})))
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+                if isinstance(stop.code, str):
+                    print(stop.code, file=sys.stderr)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.argv[:] = saved_argv
+        for handler in logging.getLogger().handlers[:]:  # Hydra's job log handlers
+            logging.getLogger().removeHandler(handler)
+        from hydra.core.global_hydra import GlobalHydra
+
+        GlobalHydra.instance().clear()
+    return subprocess.CompletedProcess(["aebench", *args], code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def run_cli(tmp_path):
-    """Run `python -m aebench ARGS` in tmp_path as a user would; returns CompletedProcess."""
+    """Run `python -m aebench ARGS` in tmp_path as a user would (in-process: see run_main;
+    `subprocess=True` starts a real `python -m aebench`); returns a CompletedProcess."""
+    from aebench.cli import main
 
-    def _run(*args, timeout=240, env=None):
-        return subprocess.run([sys.executable, "-m", "aebench", *args], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=timeout,
-                              env=test_env(**(env or {})))
+    def _run(*args, timeout=240, env=None, subprocess_run=False):
+        if subprocess_run:
+            return subprocess.run([sys.executable, "-m", "aebench", *args], cwd=tmp_path,
+                                  capture_output=True, text=True, timeout=timeout,
+                                  env=test_env(**(env or {})))
+        return run_main(main, args, tmp_path, env)
 
     return _run
 
 
 @pytest.fixture
 def compose_cfg(tmp_path):
-    """Compose the real config with overrides, as a Hydra job in tmp_path would see it."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
+    """The real config with overrides (aebench.config.compose), writing to tmp_path/<out>."""
+    from aebench.config import compose
 
     def _compose(*overrides, out="run"):
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(overrides),
-                          return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(tmp_path / out)
-            cfg.hydra.job.num = 0
-        HydraConfig.instance().set_config(cfg)
-        return cfg
+        return compose(list(overrides), tmp_path / out).cfg
 
     os.environ.setdefault("WANDB_MODE", "disabled")
-    yield _compose
-    GlobalHydra.instance().clear()
+    return _compose
+
+
+@pytest.fixture
+def train_run(tmp_path):
+    """Compose and run in-process as `python -m aebench OVERRIDES` would; returns metrics."""
+    from aebench.config import compose
+    from aebench.train import run
+
+    def _run(*overrides, out="run"):
+        composed = compose(list(overrides), tmp_path / out)
+        return run(composed.cfg, composed.choices, composed.overrides)
+
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    return _run

@@ -11,7 +11,7 @@ import torch
 from conftest import FAST
 from fakedata import write_cifar10
 
-from aebench.analysis import anomaly, linear_probe
+from aebench.analyze import anomaly, linear_probe
 from aebench.data.shapes import ShapesDataModule
 from aebench.errors import ConfigError
 

@@ -8,8 +8,8 @@ from hydra.utils import instantiate
 
 from aebench.degradations import Blur
 from aebench.errors import ConfigError
-from aebench.models._shapes import psnr
-from aebench.train import build, run
+from aebench.models.common import psnr
+from aebench.train import build
 
 
 def _images(n=16):
@@ -39,8 +39,8 @@ def test_wiener_needs_the_blur_it_inverts(compose_cfg):
         build(cfg.model.net, input_shape=(3, 32, 32))
 
 
-def test_a_non_learned_row_is_tuned_and_tested_through_the_entry_point(compose_cfg):
-    metrics = run(compose_cfg(*FAST, *FAST_SHAPES, "logger=none", "model=wiener"))
+def test_a_non_learned_row_is_tuned_and_tested_through_the_entry_point(compose_cfg, train_run):
+    metrics = train_run(*FAST, *FAST_SHAPES, "logger=none", "model=wiener")
     assert metrics["epochs"] == 0 and metrics["params"] == 0 and metrics["best_checkpoint"] is None
     assert metrics["tuned"]["balance"] > 0
     assert metrics["test_psnr"] > metrics["baseline_psnr"] + 3

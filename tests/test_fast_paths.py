@@ -45,41 +45,6 @@ def test_channels_last_cnn_gives_the_same_outputs_and_gradients():
     assert torch.allclose(outs[0][1], outs[1][1], atol=1e-4)
 
 
-def test_eval_degradation_is_computed_once_per_item_and_read_back_exactly(compose_cfg):
-    import pytorch_lightning as pl
-    from conftest import FAST, FAST_SHAPES
-
-    from aebench.data.base import to_float
-    from aebench.train import build_parts
-
-    cfg = compose_cfg(*FAST, *FAST_SHAPES, "logger=none", "degradation.noise_std=0.05")
-    dm, deg, _net, module = build_parts(cfg)  # blur + noise + 8-bit rounding
-
-    class Counting:
-        def __init__(self, inner):
-            self.inner, self.splits = inner, []
-
-        def __call__(self, x, idx, split):
-            self.splits.append(split)
-            return self.inner(x, idx, split)
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-    module.degradation = counting = Counting(deg)
-    trainer = pl.Trainer(max_epochs=3, limit_train_batches=1, logger=False, accelerator="cpu",
-                         enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False)
-    trainer.fit(module, datamodule=dm)
-    val_batches = len(dm.val_dataloader())
-    assert counting.splits.count("val") == val_batches  # 3 epochs + sanity check, one pass
-    assert counting.splits.count("train") == 3
-    x, _, idx = next(iter(dm.val_dataloader()))
-    x = to_float(x)
-    assert torch.equal(module._degraded_eval(x, idx, "val", 0), deg(x, idx, "val"))
-    assert counting.splits.count("val") == val_batches  # read back, not recomputed
-
-
 @pytest.mark.parametrize("every", [1, 3])
 def test_nan_loss_names_its_first_step_however_seldom_it_is_read(compose_cfg, every):
     # on a GPU the loss is read every log_every_n_steps steps (no host sync per step); the step

@@ -69,7 +69,7 @@ def test_default_cnn_learns_mostly_black_images_instead_of_collapsing(compose_cf
         x[i, 0, r + 2:r + 4, c:c + 6] = 0.8
     cfg = compose_cfg("model=cnn", "latent=8", "depth=2")
     net = instantiate(cfg.model.net, input_shape=(1, 28, 28), bounded=True)
-    opt = instantiate(cfg.model.optimizer)(net.parameters())
+    opt = instantiate(cfg.optimizer)(net.parameters(), lr=cfg.model.lr)
     for _ in range(60):
         b = x[torch.randint(0, len(x), (64,), generator=g)]
         loss = ((net(b) - b) ** 2).mean()
@@ -83,7 +83,7 @@ def test_default_cnn_learns_mostly_black_images_instead_of_collapsing(compose_cf
 
 @pytest.mark.parametrize("name,target,degradation", [
     ("cifar10_lstm_blur", "aebench.data.cifar10.CIFAR10DataModule", "aebench.degradations.Blur"),
-    ("mnist_cnn_recon", "aebench.data.mnist.MNISTDataModule", "aebench.degradations.Identity"),
+    ("mnist_cnn_recon", "aebench.data.mnist.MNISTDataModule", "aebench.degradations.NoDegradation"),
     ("sine_denoise", "aebench.data.sine.SineDataModule", "aebench.degradations.Noise"),
 ])
 def test_experiment_presets_select_their_groups_and_still_take_overrides(compose_cfg, name, target,

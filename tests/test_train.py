@@ -39,16 +39,16 @@ def test_test_metrics_are_computed_on_the_degraded_test_split(compose_cfg, tmp_p
         assert (tmp_path / "run" / name).stat().st_size > 1000
 
 
-def test_same_seed_repeats_exactly_and_another_seed_differs(compose_cfg):
-    a = run(compose_cfg(*TINY, "seed=3", out="a"))
-    b = run(compose_cfg(*TINY, "seed=3", out="b"))
-    c = run(compose_cfg(*TINY, "seed=4", out="c"))
+def test_same_seed_repeats_exactly_and_another_seed_differs(compose_cfg, train_run):
+    a = train_run(*TINY, "seed=3", out="a")
+    b = train_run(*TINY, "seed=3", out="b")
+    c = train_run(*TINY, "seed=4", out="c")
     assert a["test_mse"] == b["test_mse"] and a["test_ssim"] == b["test_ssim"]
     assert c["test_mse"] != a["test_mse"]
 
 
-def test_plain_reconstruction_is_scored_against_pca_with_the_code_size(compose_cfg):
-    metrics = run(compose_cfg(*TINY, "degradation=none"))
+def test_plain_reconstruction_is_scored_against_pca_with_the_code_size(compose_cfg, train_run):
+    metrics = train_run(*TINY, "degradation=none")
     assert metrics["baseline"] == "pca8" and metrics["code_size"] == 8
     assert metrics["baseline_psnr"] < 60  # 8 components cannot reproduce the images exactly
 
@@ -86,7 +86,7 @@ def test_recurrent_models_train_with_their_gradient_norm_clipped(compose_cfg):
     dm.setup()
     net = instantiate(cfg.model.net, input_shape=dm.item_shape, bounded=False)
     module = instantiate(cfg.model, net=net, degradation=instantiate(cfg.degradation),
-                         optimizer=lambda params: RecordingSGD(params, lr=1e-3))
+                         optimizer=lambda params, lr: RecordingSGD(params, lr=lr))
     assert module.hparams.grad_clip_norm == 1.0
     pl.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                enable_model_summary=False, limit_val_batches=0, accelerator="cpu").fit(module, dm)

@@ -8,13 +8,12 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from conftest import FAST, FAST_SHAPES
-from hydra.utils import instantiate
 from torch.utils.data import DataLoader, TensorDataset
 
 from aebench.degradations import Degradation
 from aebench.errors import ConfigError
 from aebench.models.vae import ConvVAE
-from aebench.train import build, run
+from aebench.train import build
 from aebench.vae_module import VAEModule, kl_per_element, vae_loss
 
 
@@ -91,7 +90,7 @@ def test_kl_matches_torch_distributions_per_item_divided_by_item_size():
 
 def _module(kl_weight, loss="mse"):
     net = _net((1, 8, 8), latent=3, depth=1)
-    return VAEModule(net, Degradation(), lambda params: torch.optim.SGD(params, lr=0.1),
+    return VAEModule(net, Degradation(), lambda params, lr: torch.optim.SGD(params, lr=lr), lr=0.1,
                      loss=loss, kl_weight=kl_weight)
 
 
@@ -145,8 +144,8 @@ def test_training_step_keeps_the_parents_nan_check():
 
 
 # -- a whole job --------------------------------------------------------------------------
-def test_a_vae_job_returns_finite_test_metrics(compose_cfg):
-    metrics = run(compose_cfg("model=vae", *FAST, *FAST_SHAPES, "logger=none"))
+def test_a_vae_job_returns_finite_test_metrics(compose_cfg, train_run):
+    metrics = train_run("model=vae", *FAST, *FAST_SHAPES, "logger=none")
     assert metrics["model"] == "vae" and metrics["code_size"] == 8
     for key in ("test_psnr", "test_ssim", "test_mse", "baseline_psnr", "psnr_gain"):
         assert math.isfinite(metrics[key]), key

@@ -50,7 +50,7 @@ def test_a_model_config_sets_its_defaults_and_the_command_line_still_wins(compos
     assert (cfg.latent, cfg.depth, cfg.lr) == (latent, depth, lr)
     assert cfg.model.grad_clip_norm == 1.0
     cfg = compose_cfg(f"model={model}", "latent=5", "depth=4", "lr=0.02")
-    assert (cfg.model.net.latent, cfg.model.net.depth, cfg.model.optimizer.lr) == (5, 4, 0.02)
+    assert (cfg.model.net.latent, cfg.model.net.depth, cfg.model.lr) == (5, 4, 0.02)
 
 
 def widths(layers) -> list[int]:

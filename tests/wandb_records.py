@@ -93,8 +93,22 @@ class OfflineRun:
         return v["value"] if isinstance(v, dict) and set(v) <= {"value", "desc"} else v
 
 
-def offline_runs(root: Path) -> list[OfflineRun]:
-    """Every offline run below `root`, oldest first."""
+def offline_runs(root: Path, timeout: float = 30.0) -> list[OfflineRun]:
+    """Every offline run below `root`, oldest first. wandb's writer (its own process) may still
+    be appending when `finish()` has returned: each file is read again until it holds the run's
+    `exit` record and has stopped growing."""
+    import time
+
     files = sorted(Path(root).rglob("offline-run-*/run-*.wandb"),
                    key=lambda p: p.parent.name)
-    return [OfflineRun(f) for f in files]
+    runs = []
+    for f in files:
+        deadline = time.monotonic() + timeout
+        while True:
+            size = f.stat().st_size
+            done = any(r.WhichOneof("record_type") == "exit" for r in records(f))
+            time.sleep(0.2)
+            if (done and f.stat().st_size == size) or time.monotonic() > deadline:
+                break
+        runs.append(OfflineRun(f))
+    return runs

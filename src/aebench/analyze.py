@@ -12,7 +12,6 @@ sequence (T, H) or a feature map (C, H, W) is flattened row-major into one vecto
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import math
 import sys

@@ -23,6 +23,8 @@ CONF_DIR = Path(__file__).resolve().parent / "conf"
 #: top-level knob -> where it lands in the config (net arguments, then module arguments)
 KNOBS = {"latent": "model.net.latent", "depth": "model.net.depth", "lr": "model.lr",
          "loss": "model.loss"}
+#: what the module uses when neither the model config nor the command line sets it
+MODULE_DEFAULTS = {"lr": 1e-3, "loss": "mse"}
 
 
 def options(group: str) -> list[str] | None:
@@ -70,7 +72,7 @@ def check_keys(args: list[str]) -> None:
     for key in wanted:
         parent, _, name = key.rpartition(".")
         node = OmegaConf.select(cfg, parent) if parent else cfg
-        if node is None or not OmegaConf.is_dict(node) or name in node:
+        if node is None or not OmegaConf.is_dict(node) or name in node.keys():
             continue
         near = closest_key(cfg, key)
         raise ConfigError(f"{key} is not a key of this config"
@@ -129,6 +131,7 @@ def compose(overrides: list[str] | tuple = (), output_dir: str | Path = "outputs
         del cfg["hydra"]
         cfg.paths.output_dir = str(Path(output_dir).absolute())
     OmegaConf.set_struct(cfg, True)
+    apply_knobs(cfg)
     return Composed(cfg, dict(choices), overrides)
 
 
@@ -186,6 +189,8 @@ def apply_knobs(cfg) -> list[str]:
             parent = OmegaConf.select(cfg, parent_path)
             if parent is None:
                 continue
+            if parent_path == "model" and name not in parent and knob in MODULE_DEFAULTS:
+                parent[name] = MODULE_DEFAULTS[knob]
             has = name in parent
             value = cfg.get(knob)
             if value is not None and (has or parent_path == "model"):

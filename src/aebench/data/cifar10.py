@@ -10,71 +10,20 @@ from __future__ import annotations
 
 import os
 import pickle
-import socket
-import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import numpy as np
 import torch
 
 from aebench.data.base import TensorDataModule
+from aebench.data.download import download as _download
+from aebench.data.download import one_line as _one_line
+from aebench.data.download import unreachable as _unreachable
 from aebench.errors import ConfigError
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 DEFAULT_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-_STALL_TIMEOUT = 30.0  # seconds without data before a download is given up
-
-
-def _unreachable(url: str, timeout: float = 2.0) -> str | None:
-    """None when a HEAD request to `url` gets any HTTP answer within `timeout` s, else why not.
-
-    torchvision's download sets no timeout and would hang where packets are dropped, so we
-    probe first, in a thread so that a slow DNS lookup cannot block either (proxies from the
-    environment are used, as for the download itself).
-    """
-    result: list = []
-
-    def probe():
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
-            result.append(None)
-        except urllib.error.HTTPError:  # the server answered: reachable
-            result.append(None)
-        except (OSError, ValueError) as e:  # URLError, timeouts, TLS errors
-            result.append(f"{urllib.parse.urlsplit(url).netloc} unreachable: {_one_line(e)}")
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout + 1.0)
-    return result[0] if result else f"{urllib.parse.urlsplit(url).netloc} did not answer in {timeout:.0f} s"
-
-
-def _download(fn) -> str | None:
-    """Run torchvision's download `fn`; None on success, else a one-line reason.
-
-    A socket timeout is set meanwhile so that a stalled transfer fails instead of hanging.
-    """
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(_STALL_TIMEOUT)
-    try:
-        fn()
-    except Exception as e:  # network, disk, corrupt archive: all end the same way
-        return _one_line(e)
-    finally:
-        socket.setdefaulttimeout(previous)
-    return None
-
-
-def _one_line(e: Exception, limit: int = 200) -> str:
-    text = " ".join(str(e).split())
-    text = text if len(text) <= limit else text[:limit - 3] + "..."
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
 _REFETCH = ("re-extract the python version of CIFAR-10 (cifar-10-python.tar.gz), or delete the "
             "file and re-download it with data.download=true")
 

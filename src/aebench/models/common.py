@@ -78,8 +78,8 @@ def rows_shape(input_shape) -> tuple[int, int]:
 
 
 class EncoderDecoder(nn.Module):
-    """An autoencoder made of `self.encoder` and `self.decoder` (set by the subclass):
-    encode, decode, forward = decode(encode(x)). The code is the encoder's output as is."""
+    """An autoencoder: forward = decode(encode(x)). By default `encode`/`decode` are the
+    subclass's `self.encoder` / `self.decoder` modules; recurrent models override them."""
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)

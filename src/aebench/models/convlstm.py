@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.models.common import from_rows, image_shape, output_activation, positive_int, to_rows
+from aebench.models.common import EncoderDecoder, from_rows, image_shape, output_activation, positive_int, to_rows
 
 
-class ConvLSTMAutoencoder(nn.Module):
+class ConvLSTMAutoencoder(EncoderDecoder):
     def __init__(self, input_shape, bounded: bool = True, latent: int = 128, depth: int = 1,
                  base_channels: int = 32, decoder_hidden: int = 128,
                  out_activation: str = "identity"):
@@ -50,6 +50,3 @@ class ConvLSTMAutoencoder(nn.Module):
         steps = self.feature_shape[1]
         seq, _ = self.rnn_decoder(code.unsqueeze(1).expand(-1, steps, -1))
         return self.cnn_decoder(from_rows(self.row_head(seq), self.feature_shape))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

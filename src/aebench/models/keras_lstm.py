@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.models.common import from_rows, output_activation, positive_int, rows_shape, to_rows
+from aebench.models.common import EncoderDecoder, from_rows, output_activation, positive_int, rows_shape, to_rows
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 
@@ -64,7 +64,7 @@ class ActivationLSTM(nn.Module):
         return torch.stack(outputs, dim=1), None
 
 
-class KerasLSTMAutoencoder(nn.Module):
+class KerasLSTMAutoencoder(EncoderDecoder):
     def __init__(self, input_shape, bounded: bool = True, latent: int = 256, depth: int = 2,
                  activation: str = "tanh", out_activation: str = "auto"):
         super().__init__()
@@ -101,6 +101,3 @@ class KerasLSTMAutoencoder(nn.Module):
             seq, _ = layer(seq)
         seq, _ = self.output_layer(seq)
         return from_rows(seq, self.input_shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

@@ -18,12 +18,12 @@ import torch
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.models.common import from_rows, output_activation, positive_int, rows_shape, to_rows
+from aebench.models.common import EncoderDecoder, from_rows, output_activation, positive_int, rows_shape, to_rows
 
 CELLS = {"lstm": nn.LSTM, "rnn": nn.RNN, "gru": nn.GRU}
 
 
-class RecurrentAutoencoder(nn.Module):
+class RecurrentAutoencoder(EncoderDecoder):
     def __init__(self, input_shape, bounded: bool = True, cell: str = "lstm", latent: int = 128,
                  depth: int = 1, decoder_hidden: int = 128, out_activation: str = "auto"):
         super().__init__()
@@ -50,6 +50,3 @@ class RecurrentAutoencoder(nn.Module):
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         seq, _ = self.decoder(code.unsqueeze(1).expand(-1, self.steps, -1))
         return from_rows(self.out(self.head(seq)), self.input_shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

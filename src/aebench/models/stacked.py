@@ -24,10 +24,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.models.common import from_rows, output_activation, positive_int, rows_shape, to_rows
+from aebench.models.common import EncoderDecoder, from_rows, output_activation, positive_int, rows_shape, to_rows
 
 
-class StackedLSTMAutoencoder(nn.Module):
+class StackedLSTMAutoencoder(EncoderDecoder):
     def __init__(self, input_shape, bounded: bool = True, latent: int = 32, depth: int = 3,
                  bottleneck: bool = True, out_activation: str = "auto"):
         super().__init__()
@@ -68,6 +68,3 @@ class StackedLSTMAutoencoder(nn.Module):
         seq = code.unsqueeze(1).expand(-1, self.steps, -1) if self.bottleneck else code
         seq = self._run(self.decoder, seq)
         return from_rows(self.out(self.head(seq)), self.input_shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
