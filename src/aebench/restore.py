@@ -475,7 +475,8 @@ def restore(run_dir, inputs: list[str], out: str | Path, degrade: bool = False,
     from rich.progress import track
 
     iterator = track(files, description="restoring", console=Console(stderr=True),
-                     disable=not progress or len(files) < 2, transient=True)
+                     disable=not progress or len(files) < 2 or not sys.stderr.isatty(),
+                     transient=True)
     for i, (path, rel) in enumerate(iterator):
         target = out_dir / (rel.with_suffix(".png") if loaded.image else rel)
         try:
