@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: install
-	$(PY) -m aebench $(ARGS)
+	$(PY) -m aebench -m experiment=benchmark_shapes $(ARGS)
 
 test: install
 	$(PY) -m pytest -q
