@@ -11,15 +11,12 @@ from __future__ import annotations
 import logging
 import pickle
 import struct
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import test_env as cli_env  # (renamed: not collected as a test)
+from conftest import run_main
 from fakedata import write_cifar10, write_image_folder, write_mnist
 
 from aebench.data.cifar10 import CIFAR10DataModule
@@ -130,21 +127,20 @@ def _run_case(cwd: Path, case: str):
     args, names = CASES[case](cwd / "userdata")
     (cwd / PREVIOUS).parent.mkdir(parents=True)
     (cwd / PREVIOUS).write_text('{"test_mse": 0.5}')
-    res = subprocess.run([sys.executable, "-m", "aebench", *args, *RUN], cwd=cwd,
-                         capture_output=True, text=True, timeout=240, env=cli_env())
-    return res, names, cwd
+    from aebench.cli import main
+
+    return run_main(main, [*args, *RUN], cwd), names, cwd
 
 
 @pytest.fixture(scope="module")
 def cli_runs(request, tmp_path_factory):
-    """{case: (CompletedProcess, names, cwd)} for this module's selected cases, 2 at a time."""
+    """{case: (CompletedProcess, names, cwd)} for this module's selected cases (the entry point
+    called in-process, exactly as a user's command line would call it)."""
     selected = [item.callspec.params["case"] for item in request.session.items
                 if item.module is request.module and hasattr(item, "callspec")
                 and "case" in item.callspec.params]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {case: pool.submit(_run_case, tmp_path_factory.mktemp(case), case)
-                   for case in dict.fromkeys(selected or CASES)}
-    return {case: f.result() for case, f in futures.items()}
+    return {case: _run_case(tmp_path_factory.mktemp(case), case)
+            for case in dict.fromkeys(selected or CASES)}
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -105,9 +105,20 @@ def test_multirun_sweeps_latent_into_separate_jobs_and_wandb_runs(run_cli, tmp_p
     (["model=cnn", "data=sine"], "model=cnn needs images"),
     (["degradation=jpeg"], "degradation=jpeg"),
     (["callbacks.model_checkpoint.dirpath=/tmp/elsewhere", *FAST_SHAPES], "outside this run"),
+    (["data=cifar10", "data.downlod=false"], "did you mean data.download?"),
+    (["-m", "model.net.latnt=4,8"], "did you mean model.net.latent?"),
+    (["trainer=gpu", *FAST_SHAPES], "needs a CUDA GPU"),
+    (["-m", "hparams_search=shapes_lstm", "hydra.sweeper.storage=sqlite:////proc/no/optuna.db"],
+     "cannot create /proc/no"),
 ])
 def test_user_errors_are_one_line_before_training(run_cli, tmp_path, args, names):
-    res = run_cli(*args, "logger=csv")
+    if args == ["trainer=gpu", *FAST_SHAPES]:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+    # the first case through a real `python -m aebench` process: the printed contract itself
+    res = run_cli(*args, "logger=csv", subprocess_run=args == ["latent=0"])
     assert res.returncode == 2, res.stderr[-2000:]
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("aebench: error:"), res.stderr[-2000:]

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import conftest
@@ -53,25 +51,19 @@ RUNS = {  # name -> the arguments of one `python -m aebench.eda` run (in its own
 
 @pytest.fixture(scope="module")
 def eda_runs(tmp_path_factory):
-    """Start every run at once (each is mostly interpreter start-up and imports, so on two cores
-    they finish together in about the time of two); `eda_runs(name)` waits for one."""
-    procs = {}
-    for name, make_args in RUNS.items():
-        cwd = tmp_path_factory.mktemp(name)
-        procs[name] = cwd, subprocess.Popen(
-            [sys.executable, "-m", "aebench.eda", *make_args(cwd)], cwd=cwd, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=conftest.test_env())
+    """`eda_runs(name)`: (folder, CompletedProcess) of `python -m aebench.eda ARGS` run in its own
+    folder (in-process: conftest.run_main), once per module."""
+    from aebench.eda import main
 
-    def result(name: str) -> tuple[Path, subprocess.CompletedProcess]:
-        cwd, proc = procs[name]
-        stdout, stderr = proc.communicate(timeout=240)
-        return cwd, subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    done = {}
 
-    yield result
-    for _, proc in procs.values():
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    def result(name: str):
+        if name not in done:
+            cwd = tmp_path_factory.mktemp(name)
+            done[name] = cwd, conftest.run_main(main, RUNS[name](cwd), cwd)
+        return done[name]
+
+    return result
 
 
 def assert_png(path: Path) -> None:

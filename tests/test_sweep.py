@@ -21,6 +21,16 @@ TINY = ["callbacks=none", "latent=4", "+trainer.max_steps=2", "trainer.limit_val
         "trainer.limit_test_batches=1", "trainer.enable_model_summary=false", *FAST_SHAPES]
 
 
+@pytest.fixture(autouse=True)
+def fresh_ray():
+    """Each test's launcher starts Ray with its own resources (faked GPUs, CPUs): in-process,
+    the Ray of the test before must be gone first."""
+    yield
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+
+
 def _sweep_dir(tmp_path: Path) -> Path:
     dirs = list((tmp_path / "multirun").glob("*/*"))
     assert len(dirs) == 1, dirs
@@ -108,7 +118,8 @@ def test_ray_cluster_launcher_sends_trials_to_a_running_cluster(run_cli, tmp_pat
         write_cifar10(tmp_path / "mydata", n_train=40, n_test=16)
         res = run_cli("-m", "hydra/launcher=ray_cluster", "latent=4,8", "data=cifar10",
                       "data.root=mydata", "data.batch_size=16", *TINY[:1], *TINY[2:6],
-                      "logger=none", env={"RAY_ADDRESS": address}, timeout=300)
+                      "logger=none", env={"RAY_ADDRESS": address}, timeout=300,
+                      subprocess_run=True)  # Ray prints where it connected to the real stderr
     finally:
         head.communicate("", timeout=60)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -178,9 +189,10 @@ def test_ddp_inside_a_multirun_is_refused_before_anything_starts(run_cli, tmp_pa
 
 
 def test_ddp_single_run_uses_two_processes_and_writes_one_result(run_cli, tmp_path):
+    # a real process: DDP starts its second rank by re-running the command line
     res = run_cli("trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
                   "trainer.max_epochs=1", "callbacks=none", "latent=4", "logger=none",
-                  *FAST_SHAPES)
+                  *FAST_SHAPES, subprocess_run=True)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in res.stderr + res.stdout
     runs = list((tmp_path / "outputs").glob("*/*"))
@@ -211,10 +223,13 @@ def test_submitit_local_runs_a_two_trial_sweep(run_cli, tmp_path):
 def test_optuna_search_runs_its_trials_and_keeps_the_study(run_cli, tmp_path, preset):
     import optuna
 
+    # the sweep folder set by hand, as on clusters: the study's multirun/optuna.db (relative to
+    # the working directory) is still created
     res = run_cli("-m", f"hparams_search={preset}", "hydra.sweeper.n_trials=3",
-                  "trainer.max_epochs=1", *TINY[:1], *TINY[3:], "logger=none", timeout=300)
+                  "hydra.sweep.dir=sweeps/search", "trainer.max_epochs=1", *TINY[:1], *TINY[3:],
+                  "logger=none", timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
-    sweep = _sweep_dir(tmp_path)
+    sweep = tmp_path / "sweeps" / "search"
     trials = _trials(sweep)
     assert len(trials) == 3 and all(t["status"] == "ok" for t in trials)
     storage = f"sqlite:///{tmp_path / 'multirun' / 'optuna.db'}"
