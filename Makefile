@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test clean-outputs
+.PHONY: install run test test-slow clean-outputs
 
 install: $(STAMP)
 
@@ -19,7 +19,11 @@ run: install
 	$(PY) -m aebench -m experiment=benchmark_shapes $(ARGS)
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
+
+# the tests marked slow (Ray, DDP, submitit, kills and resumes in real processes); CI runs both
+test-slow: install
+	$(PY) -m pytest -q -m slow
 
 clean-outputs:
 	rm -rf outputs/ multirun/*/

@@ -66,6 +66,7 @@ def test_a_held_out_class_leaves_train_and_val_but_stays_in_test():
         ShapesDataModule(num_train=50, num_test=10, holdout_class="dog").setup("fit")
 
 
+@pytest.mark.slow
 def test_analysis_all_writes_every_figure_and_the_checkpoint_can_be_analysed_again(run_cli, tmp_path):
     write_cifar10(tmp_path / "cifar", n_train=150, n_test=60)
     res = run_cli("data=cifar10", "data.root=cifar", "data.batch_size=32", "model=cnn",

@@ -43,6 +43,12 @@ def test_default_job_trains_tests_and_leaves_results(run_cli, tmp_path):
     assert m["latent"] == 8 and "latent=8" in m["overrides"]
     assert len(list((tmp_path / "out" / "wandb").glob("offline-run-*"))) == 1
     assert "wandb sync" in res.stdout and "PSNR" in res.stdout
+    # the model card: what ran, its scores beside the baseline, the commands to use it
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert f"{m['test_psnr']:.2f} dB" in card and f"{m['baseline_psnr']:.2f} dB" in card
+    for command in ("python -m aebench trainer.max_epochs=1", "aebench.restore", "aebench.evaluate",
+                    "aebench.export"):
+        assert command in card, command
 
 
 @pytest.mark.parametrize("data,extra", [

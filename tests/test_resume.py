@@ -38,6 +38,7 @@ def _metrics(run: Path) -> dict:
     return json.loads((run / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_and_ends_as_if_never_killed(run_cli, tmp_path):
     proc = _start(tmp_path, *RUN)
     last = _wait_for("outputs/*/*/checkpoints/last.ckpt", tmp_path)
@@ -68,6 +69,7 @@ def test_a_killed_run_resumes_and_ends_as_if_never_killed(run_cli, tmp_path):
         assert resumed[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_or_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(run_cli, tmp_path, sig):
     proc = _start(tmp_path, *RUN)
@@ -144,6 +146,7 @@ def test_resuming_from_a_bad_checkpoint_is_refused_before_training(run_cli, tmp_
     assert ("cannot be read" if corrupt == "garbage" else "different model config") in lines[0]
 
 
+@pytest.mark.slow
 def test_a_resumed_sweep_keeps_finished_trials_and_reruns_the_rest(run_cli, tmp_path):
     sweep_args = ["-m", "latent=4,8,16", "trainer.max_epochs=1", *RUN[1:2], *RUN[3:]]
     assert run_cli(*sweep_args).returncode == 0

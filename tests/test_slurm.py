@@ -153,6 +153,7 @@ def _site_without_sweeps(dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.slow
 def test_a_plain_run_needs_no_sweeps_extra(tmp_path):
     site = _site_without_sweeps(tmp_path / "site")
     code = (

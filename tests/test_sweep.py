@@ -50,6 +50,7 @@ def _leaderboard(sweep: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_parallel_sweep_runs_two_cpu_workers_and_writes_a_leaderboard(run_cli, tmp_path):
     res = run_cli("-m", "hydra/launcher=parallel", "hydra.launcher.ray.init.num_cpus=2",
                   "latent=4,8", "blur=0.5,1.0", *TINY[:1], *TINY[2:], "logger=wandb", timeout=300)
@@ -71,6 +72,7 @@ def test_parallel_sweep_runs_two_cpu_workers_and_writes_a_leaderboard(run_cli, t
     assert all(group.encode() in r[0].read_bytes() for r in runs)
 
 
+@pytest.mark.slow
 def test_gpu_trials_get_one_device_each_never_shared_while_running(run_cli, tmp_path):
     res = run_cli("-m", "hydra/launcher=parallel", "hydra.launcher.ray.init.num_gpus=4",
                   "hydra.launcher.ray.init.num_cpus=4", "seed=1,2,3,4,5,6,7,8", *TINY,
@@ -91,6 +93,7 @@ def test_gpu_trials_get_one_device_each_never_shared_while_running(run_cli, tmp_
     assert len(device_of) == 4
 
 
+@pytest.mark.slow
 def test_a_fractional_gpu_share_packs_trials_onto_one_gpu(run_cli, tmp_path):
     # remote.num_gpus=0.5 on one (faked) GPU: two workers, both pinned to device 0
     res = run_cli("-m", "hydra/launcher=parallel", "hydra.launcher.ray.init.num_gpus=1",
@@ -103,6 +106,7 @@ def test_a_fractional_gpu_share_packs_trials_onto_one_gpu(run_cli, tmp_path):
     assert all(t["threads"] == 1 for t in trials)  # half of the GPU's 2 cores each
 
 
+@pytest.mark.slow
 def test_ray_cluster_launcher_sends_trials_to_a_running_cluster(run_cli, tmp_path):
     """A cluster started elsewhere (its workers live in another folder) runs the trials; results
     land in this folder's sweep, and a relative data path means what it meant here."""
@@ -156,6 +160,7 @@ def test_trial_resources_follow_what_ray_has():
     assert pool_size({"CPU": 16.0}, {"num_gpus": 0, "num_cpus": 1}, 3) == 3
 
 
+@pytest.mark.slow
 def test_a_trial_whose_process_dies_is_recorded_and_the_sweep_goes_on(run_cli, tmp_path):
     # the middle trial's worker process exits while building its callbacks (as if OOM-killed)
     die = "+callbacks.die=choice({},{_target_:os._exit,_args_:[3]},{})"
@@ -188,6 +193,7 @@ def test_ddp_inside_a_multirun_is_refused_before_anything_starts(run_cli, tmp_pa
     assert not (tmp_path / "multirun").exists()
 
 
+@pytest.mark.slow
 def test_ddp_single_run_uses_two_processes_and_writes_one_result(run_cli, tmp_path):
     # a real process: DDP starts its second rank by re-running the command line
     res = run_cli("trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
@@ -210,6 +216,7 @@ def test_slurm_launcher_asks_one_gpu_per_array_task(run_cli):
         assert line in launcher
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_a_two_trial_sweep(run_cli, tmp_path):
     res = run_cli("-m", "hydra/launcher=submitit_local", "latent=4,8", *TINY[:1], *TINY[2:],
                   "logger=none", timeout=300)

@@ -118,6 +118,7 @@ def test_without_log_model_no_checkpoint_artifact(offline):
     assert run.summary["params"] == 0 and "test_psnr" in run.summary
 
 
+@pytest.mark.slow
 def test_sweep_trials_grouped_and_leaderboard_run(tmp_path):
     env = env_for_tests(WANDB_DIR=str(tmp_path / "wandb-home"), NETRC=str(tmp_path / "no-netrc"),
                    WANDB_CONFIG_DIR=str(tmp_path / "wandb-home"))
