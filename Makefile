@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(PY) -m aebench -m experiment=benchmark_shapes $(ARGS)
 
+# two pytest workers, one per core (one torch thread each), a test file per worker
 test: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 # the tests marked slow (Ray, DDP, submitit, kills and resumes in real processes); CI runs both
 test-slow: install

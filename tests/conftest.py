@@ -12,6 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 sys.path.insert(0, str(Path(__file__).parent))  # tests/fakedata.py
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # make test: two workers on two cores, one thread each
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+
 # Small and fast everywhere: a few dozen items, one epoch, tiny networks, no progress bar.
 FAST = ["trainer.max_epochs=1", "callbacks=none", "latent=8"]
 FAST_SHAPES = ["data.num_train=64", "data.num_test=32", "data.batch_size=16"]

@@ -59,6 +59,7 @@ def test_latent_and_depth_reach_the_network(compose_cfg):
     assert net.code_size == 32 and net.encoder.num_layers == 3 and net.decoder.num_layers == 3
 
 
+@pytest.mark.slow
 def test_default_cnn_learns_mostly_black_images_instead_of_collapsing(compose_cfg):
     """MNIST-like data (dark background, thin bright strokes) must not drive every output to 0."""
     g = torch.Generator().manual_seed(0)

@@ -161,6 +161,7 @@ def test_sequences_npy_and_csv(tmp_path, capsys):
     assert "mean MSE" in out and "noise 0.1" in out
 
 
+@pytest.mark.slow
 def test_degrade_writes_strips_scores_and_summary():
     """The printed contract, as a user runs it (the one subprocess test)."""
     import json

@@ -49,6 +49,7 @@ def _idle_partition() -> tuple[str | None, str]:
     return None, f"no idle SLURM node (sinfo: {res.stdout.strip()[:200]!r})"
 
 
+@pytest.mark.slow
 def test_slurm_sweep_runs_both_trials_on_a_real_cluster(run_cli, tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher",
                         reason="the sweeps extra is not installed: pip install -e '.[sweeps]'")

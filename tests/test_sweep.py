@@ -226,6 +226,7 @@ def test_submitit_local_runs_a_two_trial_sweep(run_cli, tmp_path):
     assert len(_leaderboard(sweep)) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["shapes_lstm"])
 def test_optuna_search_runs_its_trials_and_keeps_the_study(run_cli, tmp_path, preset):
     import optuna
