@@ -161,7 +161,7 @@ def test_make_run_is_the_benchmark_in_miniature():
     GlobalHydra.instance().clear()
     models = str(full.hydra.sweeper.params.model).split(",")
     assert {"unsharp", "wiener"} <= set(models)  # the classical rows
-    assert {"lstm"} & set(models) and {"cnn_small", "cnn", "unet"} & set(models)
+    assert {"lstm"} & set(models) and {"cnn_small", "cnn", "unet", "unet_small"} & set(models)
 
 
 def test_help_introduces_aebench_with_the_readme_usage():
