@@ -1,4 +1,5 @@
-# aebench: `make run` trains the default model, `make test` runs the test suite.
+# aebench: `make run` is the benchmark in miniature, `make test` the test suite (`make test-slow`
+# the tests marked slow).
 # Both install into .venv first (once; again when pyproject.toml or constraints.txt changes):
 # everything, extras included, at the tested versions of constraints.txt.
 PYTHON ?= python3
@@ -12,7 +13,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,sweeps,export]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,sweeps,export,dashboard]'
 	touch $(STAMP)
 
 run: install

@@ -141,15 +141,14 @@ def job(cfg):
     from hydra.types import RunMode
 
     from aebench.errors import RunStopped
-    from aebench.sweep import objective, run_trial
+    from aebench.sweep import objective, run_trial, sweep_group
     from aebench.train import run
 
     hc = HydraConfig.get()
     choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
     overrides = list(hc.overrides.task)
     if hc.mode == RunMode.MULTIRUN:
-        group = "sweep-" + Path(hc.sweep.dir).as_posix().replace("/", "_").strip("_")
-        return run_trial(cfg, choices, overrides, group)
+        return run_trial(cfg, choices, overrides, sweep_group(hc.sweep.dir))
     try:
         metrics = run(cfg, choices, overrides)
     except ConfigError as err:
