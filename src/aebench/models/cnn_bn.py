@@ -1,4 +1,4 @@
-"""The reports' Keras MNIST convolutional autoencoder with batch normalisation (12,585 in Keras).
+"""The Keras notebooks' MNIST convolutional autoencoder with batch normalisation (12,585 in Keras).
 
 Conv(32) + ReLU, BN, MaxPool 2 -> Conv(16) + ReLU, BN, MaxPool 2 -> Conv(latent) + ReLU [the
 code: latent x H/4 x W/4, 8 x 7 x 7 on MNIST] -> Conv(16) + ReLU, BN, Upsample 2 -> Conv(32) +

@@ -1,4 +1,4 @@
-"""The reports' deeper Keras MNIST convolutional autoencoder, trained with BCE (185,217 parameters).
+"""The Keras notebooks' deeper Keras MNIST convolutional autoencoder, trained with BCE (185,217 parameters).
 
 Conv(32) + ReLU, MaxPool 2 -> Conv(64) + ReLU, MaxPool 2 -> Conv(latent) + ReLU [the code:
 latent x H/4 x W/4, 128 x 7 x 7 on MNIST] -> ConvTranspose(64) + ReLU, Upsample 2 ->

@@ -1,4 +1,4 @@
-"""The reports' small Keras CIFAR-10 convolutional autoencoder (11,011 parameters at latent=32).
+"""The Keras notebooks' small Keras CIFAR-10 convolutional autoencoder (11,011 parameters at latent=32).
 
 Conv(32, 3x3) + ReLU -> MaxPool 2 -> Conv(latent, 3x3) + ReLU [the code: latent x H/2 x W/2]
 -> Upsample 2 (nearest) -> Conv(C, 3x3) + sigmoid; all convolutions 'same'-padded. PyTorch

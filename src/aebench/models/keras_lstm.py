@@ -7,7 +7,7 @@ numbers). It is repeated for every row, passed through depth-1 LSTM layers of `l
 and a last LSTM layer with as many units as a row has values, whose activation is
 `out_activation` (Keras' `LSTM(F, activation=..., return_sequences=True)` output layer).
 
-The reports' Keras models, at their defaults:
+The Keras notebooks' models, at their defaults:
 - lstm_deep (CIFAR-10, latent 256, depth 2): LSTM(512, seq) -> LSTM(256) -> repeat 32 ->
   LSTM(256, seq) -> LSTM(96, seq, activation=sigmoid); Keras counts 2,695,552 parameters,
   PyTorch 2,699,648: its tanh layers are nn.LSTM, which keeps two bias vectors (4*units more

@@ -5,7 +5,7 @@ as it is. The encoder (`depth` stacked layers of `latent` units) reads the rows;
 layer's final hidden state is the code (`latent` numbers). The code is repeated H times and
 decoded by `depth` stacked layers of `decoder_hidden` units and a per-row linear layer.
 
-With cell='lstm', latent=128, depth=1, decoder_hidden=128 on CIFAR-10 this is the reports'
+With cell='lstm', latent=128, depth=1, decoder_hidden=128 on CIFAR-10 this is the Keras notebooks'
 Keras model LSTM(128) -> RepeatVector(32) -> LSTM(128, return_sequences) -> Dense(96):
 Keras counts 259,168 parameters, PyTorch 260,192 because nn.LSTM keeps two bias vectors
 (bias_ih and bias_hh) per layer, i.e. 4*hidden more per LSTM layer (2 layers x 4 x 128 = 1,024).

@@ -11,7 +11,7 @@ units, each returning its whole sequence to the next.
 - bottleneck=False: no code vector; the last layer's whole sequence (H x latent numbers) is the
   code and a per-row linear layer maps it back.
 
-The reports' Keras models, at their defaults:
+The Keras notebooks' models, at their defaults:
 - lstm_stack (MNIST, latent 32, depth 3): LSTM 128 -> 64 -> 32 -> repeat 28 -> LSTM 64 -> 128
   -> per-row Dense(28); Keras counts 269,468 parameters, PyTorch 271,132.
 - lstm_seq (CIFAR-10, latent 64, depth 2, bottleneck=False): LSTM(128) -> LSTM(64) -> per-row
