@@ -80,3 +80,27 @@ def test_sweep_leaderboard_orders_ok_failed_unfinished_and_plots_the_varying_kno
     assert [p.name for p in out["plots"]] == ["psnr_vs_latent.png", "psnr_vs_blur.png"]
     assert all(p.stat().st_size > 10_000 for p in out["plots"])
     assert not (sweep / "psnr_vs_depth.png").exists()
+
+
+def test_report_pivots_a_sweep_rows_model_columns_a_swept_key(tmp_path):
+    """`--pivot blur`: one row per model, one column per blur, the blurred input's score above."""
+    from conftest import run_main
+
+    from aebench.report import main
+
+    base = {1.0: 25.54, 2.0: 21.15}
+    scores = {("unet", 1.0): [35.1, 35.7], ("unet", 2.0): [21.8], ("wiener", 1.0): [34.99],
+              ("wiener", 2.0): [25.51]}
+    job = 0
+    for (model, blur), psnrs in scores.items():
+        for psnr in psnrs:  # two unet trials at blur 1.0: the better one is shown
+            _trial(tmp_path / "sweep" / str(job), [f"model={model}", f"blur={blur}"], {
+                "model": model, "blur": blur, "data": "cifar10", "baseline": "input",
+                "test_psnr": psnr, "baseline_psnr": base[blur], "test_ssim": 0.9})
+            job += 1
+    res = run_main(main, [str(tmp_path / "sweep"), "--pivot", "blur"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in res.stdout.splitlines()]
+    assert rows[0] == ["test_psnr", "blur=1", "blur=2"]
+    assert rows[2] == ["baseline: input as is", "25.54", "21.15"]
+    assert rows[3] == ["unet", "35.70", "21.80"] and rows[4] == ["wiener", "34.99", "25.51"]

@@ -392,6 +392,45 @@ def console_table(trials: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def pivot(trials: list[dict], key: str, metric: str = "test_psnr") -> str:
+    """A markdown table of the finished trials: one row per model, one column per value of the
+    swept `key` (e.g. blur), cells = `metric` (the best trial where a model has several at one
+    value); above the models, the baseline's score per column (the degraded input or PCA:
+    what every model in that column must beat). Trials without `key` are left out."""
+    ok = [t for t in trials if t.get("status") == "ok" and t.get(key) is not None
+          and isinstance(t.get(metric), (int, float))]
+    if not ok:
+        return f"(no finished trial has both {key} and {metric})"
+    columns = sorted({t[key] for t in ok}, key=lambda v: (isinstance(v, str), v))
+    higher = not metric.endswith(("mse", "mae", "loss"))
+    fmt = ".2f" if "psnr" in metric else (".4f" if "ssim" in metric else ".5f")
+    base_key = metric.replace("test_", "baseline_", 1)
+    best: dict[tuple, dict] = {}
+    for t in ok:
+        cell = (t.get("model"), t[key])
+        if cell not in best or (t[metric] > best[cell][metric]) == higher:
+            best[cell] = t
+    models = sorted({m for m, _ in best}, key=lambda m: -max(
+        (best[(m, c)][metric] * (1 if higher else -1) for c in columns if (m, c) in best)))
+    lines = [f"| {metric} | " + " | ".join(f"{key}={c:g}" if isinstance(c, float) else f"{key}={c}"
+                                            for c in columns) + " |",
+             "| --- |" + " ---: |" * len(columns)]
+    def baseline(c):  # one value when every model in the column had the same baseline
+        values = [t[base_key] for t in ok if t[key] == c and t.get(base_key) is not None]
+        if not values:
+            return ""
+        return _num(values[0], fmt) if max(values) - min(values) < 1e-4 else "differs per model"
+
+    if any(t.get(base_key) is not None for t in ok):
+        labels = {_baseline_label(t.get("baseline")) for t in ok if t.get("baseline")}
+        label = labels.pop() if len(labels) == 1 else "per model"
+        lines.append(f"| baseline: {label} | " + " | ".join(baseline(c) for c in columns) + " |")
+    for m in models:
+        lines.append(f"| {m} | " + " | ".join(
+            _num(best[(m, c)][metric], fmt) if (m, c) in best else "" for c in columns) + " |")
+    return "\n".join(lines)
+
+
 def _num(v, fmt: str, unit: str = "") -> str:
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
         return ""
@@ -405,12 +444,17 @@ def main(argv=None) -> None:
                     "leaderboard.md, leaderboard.csv and plots written into --out.")
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="sweep or run folders")
     parser.add_argument("--out", help="where to write the leaderboard files (default: first DIR)")
+    parser.add_argument("--pivot", metavar="KEY", help="print rows = model, columns = the values "
+                        "of KEY (e.g. blur, latent) instead of the trial list")
+    parser.add_argument("--metric", default="test_psnr",
+                        help="the score in the pivot's cells (default test_psnr; test_ssim, ...)")
     args = parser.parse_args(argv)
     if not find_trials(args.dirs):
         sys.exit(f"aebench.report: no metrics.json (or .hydra/overrides.yaml) found under "
                  f"{', '.join(args.dirs)}")
     result = write_leaderboard(args.dirs, args.out)
-    print(markdown(collect_trials(args.dirs)))
+    trials = collect_trials(args.dirs)
+    print(pivot(trials, args.pivot, args.metric) if args.pivot else markdown(trials))
     # On stderr, so that stdout stays a clean markdown table (`... > table.md`).
     files = [result["html"], result["markdown"], result["csv"]] + result["plots"]
     print(f"aebench.report: {result['trials']} trials ({result['ok']} ok, {result['failed']} "
