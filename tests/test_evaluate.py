@@ -6,17 +6,11 @@ import os
 
 import pytest
 
-from trained_runs import FAST, trained_run
+from trained_runs import exit_code, FAST, trained_run
 
 
 def evaluate_main(*argv) -> int:
-    from aebench.evaluate import main
-
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code or 0
-    return 0
+    return exit_code("aebench.evaluate", *argv)
 
 
 def test_blur_2_gives_the_baselines_of_a_fresh_run_at_blur_2(tmp_path):

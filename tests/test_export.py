@@ -8,19 +8,13 @@ import json
 import pytest
 import torch
 
-from trained_runs import trained_run
+from trained_runs import exit_code, trained_run
 
 HAS_ORT = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
 
 
 def export_main(*argv) -> int:
-    from aebench.export import main
-
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code or 0
-    return 0
+    return exit_code("aebench.export", *argv)
 
 
 def reference(run_dir, x):

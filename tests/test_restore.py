@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from trained_runs import trained_run
+from trained_runs import exit_code, trained_run
 
 
 def smooth_image(h: int, w: int, c: int = 3, seed: int = 0) -> np.ndarray:
@@ -27,13 +27,7 @@ def smooth_image(h: int, w: int, c: int = 3, seed: int = 0) -> np.ndarray:
 
 
 def restore_main(*argv) -> int:
-    from aebench.restore import main
-
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code or 0
-    return 0
+    return exit_code("aebench.restore", *argv)
 
 
 def test_tiled_path_agrees_with_whole_image_on_fully_convolutional_model():

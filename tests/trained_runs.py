@@ -43,3 +43,15 @@ def trained_run(name: str, extra: tuple[str, ...] = ()) -> Path:
     run(composed.cfg, composed.choices, composed.overrides)
     _DONE[key] = out
     return out
+
+
+def exit_code(module: str, *argv) -> int:
+    """Call `module`'s `main(argv)` in this process (pytest's capsys sees its output); its exit
+    status as `python -m module ARGV` would give it."""
+    import importlib
+
+    try:
+        importlib.import_module(module).main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code or 0
+    return 0

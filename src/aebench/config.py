@@ -123,7 +123,9 @@ def compose(overrides: list[str] | tuple = (), output_dir: str | Path = "outputs
             cfg = hydra_compose(config_name="config", overrides=overrides,
                                 return_hydra_config=True)
     except ConfigCompositionException as err:
-        raise ConfigError(composition_error(err, overrides)) from None
+        check_keys(overrides)  # a mistyped key: the command line's one line, with the nearest key
+        text = str(err).strip()
+        raise ConfigError(text.splitlines()[0] if text else type(err).__name__) from None
     finally:
         GlobalHydra.instance().clear()
     choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra")}
@@ -133,30 +135,6 @@ def compose(overrides: list[str] | tuple = (), output_dir: str | Path = "outputs
     OmegaConf.set_struct(cfg, True)
     apply_knobs(cfg)
     return Composed(cfg, dict(choices), overrides)
-
-
-def composition_error(err: Exception, overrides: list[str]) -> str:
-    """One line for Hydra's multi-line composition errors (a mistyped key above all)."""
-    text = str(err).strip()
-    cause = err.__cause__
-    import re
-
-    m = re.search(r"Could not override '([^']+)'", text) or re.search(
-        r"Key '([^']+)' is not in struct", text + str(cause or ""))
-    if m:
-        key = m.group(1)
-        full = next((o.split("=", 1)[0].lstrip("+~") for o in overrides
-                     if o.split("=", 1)[0].lstrip("+~").endswith(key)), key)
-        hint = ""
-        try:
-            base = compose_plain([o for o in overrides
-                                  if not o.split("=", 1)[0].lstrip("+~") == full])
-            near = closest_key(base, full)
-            hint = f"; did you mean {near}?" if near else ""
-        except Exception:  # noqa: BLE001 - the hint is a courtesy
-            pass
-        return f"{full} is not a key of this config{hint} (add a new key with +{full}=...)"
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def compose_plain(overrides: list[str]):

@@ -85,9 +85,9 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
 
     from aebench import outputs
     from aebench.analyze import compression
-    from aebench.config import apply_knobs
     from aebench.train import build, check_accelerator, check_top_level, test_scores
-    from aebench.trained import _apply_tuned, data_bounded, net_state, read_run, run_choices
+    from aebench.trained import (_apply_tuned, data_bounded, load_state, net_state, read_run,
+                                 run_choices)
 
     extra = [str(o) for o in extra]
     check_overrides(extra)
@@ -97,8 +97,7 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
                           "results); give the folder of a run that ended")
     out = Path(out) if out is not None else (
         run.run_dir / f"eval-{datetime.datetime.now():%Y-%m-%d_%H-%M-%S-%f}")
-    own = run.compose().cfg
-    apply_knobs(own)
+    own = run.compose().cfg  # knobs settled by compose
     model_node = OmegaConf.to_container(own.model, resolve=True)  # the model as trained
     composed = run.compose(extra, output_dir=out, drop=dropped(extra))
     cfg = composed.cfg
@@ -109,7 +108,6 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
     check_top_level(cfg)
     check_accelerator(cfg)
     import pytorch_lightning as pl
-    import torch
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     key = OmegaConf.to_yaml(cfg.data)
@@ -140,14 +138,11 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
         if run.checkpoint is None:
             raise ConfigError(f"{run.run_dir}: no finished checkpoint to evaluate")
         checkpoint = run.checkpoint
-        try:
-            net.load_state_dict(net_state(checkpoint))
-        except RuntimeError as err:
-            first = str(err).strip().splitlines()[0]
-            why = (f"this data's items are {item_shape}, the run was trained on {trained_shape} "
-                   "and its model is tied to that size" if item_shape != trained_shape else first)
-            raise ConfigError(f"{checkpoint} does not fit the model rebuilt for this "
-                              f"evaluation: {why}") from None
+        why = f"{checkpoint} does not fit the model rebuilt for this evaluation"
+        if item_shape != trained_shape:  # a size-tied model's weights fit only its own size
+            why += (f" (this data's items are {item_shape}, the run was trained on "
+                    f"{trained_shape} and its model is tied to that size)")
+        load_state(net, net_state(checkpoint), why)
     else:
         _apply_tuned(net, run.metrics.get("tuned"))
     module = build(cfg.model, net=net, degradation=degradation, optimizer=None)
@@ -180,7 +175,6 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
         title = (f"{names.get('model')} (trained: {run.metrics.get('degradation_detail')}) on "
                  f"{metrics['data']} ({degradation.describe()})")
         outputs.save_reconstructions(module.examples, out / "reconstructions.png", title)
-    del torch
     return metrics
 
 

@@ -24,7 +24,6 @@ import contextlib
 import io
 import json
 import logging
-import sys
 from pathlib import Path
 
 from aebench.errors import ConfigError

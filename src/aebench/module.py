@@ -185,12 +185,12 @@ class AutoencoderModule(pl.LightningModule):
         self.train_step_seconds = state["train_step_seconds"]
 
     def on_train_epoch_end(self) -> None:
+        """One row per epoch: the training loss and every validation score (loss curve, the
+        tested epoch's scores in metrics.json and W&B's summary)."""
         m = self.trainer.callback_metrics
         row = {"epoch": self.current_epoch}
-        for key in ("train/loss_epoch", "val/loss", "val/psnr", "val/baseline_psnr", "val/mse",
-                    "val/baseline_mse"):
-            if key in m:
-                row[key] = float(m[key])
+        row.update({k: float(v) for k, v in m.items()
+                    if k == "train/loss_epoch" or k.startswith("val/")})
         self.history.append(row)
 
     # -- evaluation -----------------------------------------------------------------------

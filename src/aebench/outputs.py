@@ -72,20 +72,17 @@ def save_loss_curve(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def publish(metrics: dict, out_dir: Path, logger=None, trainer=None) -> Path:
-    """After metrics.json and the PNGs are written: the run's report.html (one self-contained
-    page, aebench.html_report) and its results in the experiment logger (loggers.log_results:
-    on W&B the summary under metrics.json's names, the best epoch's validation scores, the
-    images). Returns the report's path."""
+def publish(metrics: dict, out_dir: Path, logger=None, best_val: dict | None = None) -> Path:
+    """After metrics.json and the PNGs are written: the model card, the run's report.html (one
+    self-contained page, aebench.html_report) and its results in the experiment logger
+    (loggers.log_results: on W&B the summary under metrics.json's names, `best_val` (the tested
+    epoch's validation scores), the images). Returns the report's path."""
     from aebench.html_report import write_report
     from aebench.loggers import log_results
 
     out_dir = Path(out_dir)
     write_model_card(metrics, out_dir)
     report = write_report(out_dir)
-    media = next((c for c in (trainer.callbacks if trainer is not None else [])
-                  if hasattr(c, "best_val")), None)
-    best_val = media.best_val(trainer) if media is not None else None
     log_results(logger, metrics, out_dir, best_val=best_val)
     return report
 

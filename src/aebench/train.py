@@ -243,8 +243,11 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
         metrics = test_scores(trainer)
         # the validation scores of the epoch whose checkpoint was tested (what sweepers optimise)
         scored = [h for h in module.history if "val/loss" in h]
+        best_val = {}  # every validation score of that epoch (W&B summary: val_<name>)
         if scored:
             best_epoch = min(scored, key=lambda h: h["val/loss"])
+            best_val = {k: v for k, v in best_epoch.items() if k.startswith("val/")}
+            best_val["val/best_epoch"] = best_epoch["epoch"]
             metrics.update({k.replace("/", "_"): v for k, v in best_epoch.items()
                             if k in ("val/psnr", "val/mse")})
         analysis = build(cfg.analysis) if cfg.get("analysis") else None  # conf/analysis/
@@ -268,7 +271,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
             title = f"{names['model']} on {names['data']} ({degradation.describe()})"
             outputs.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
             outputs.save_loss_curve(module.history, out_dir / "loss_curve.png")
-            outputs.publish(metrics, out_dir, logger, trainer)  # report.html, W&B summary/images
+            outputs.publish(metrics, out_dir, logger, best_val)  # report.html, W&B summary/images
             from rich.console import Console
 
             Console().print(outputs.summary_table(metrics))

@@ -69,12 +69,8 @@ def load_weights(module, checkpoint: Path) -> None:
     import torch
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise ConfigError(f"{checkpoint} does not hold weights of this run's model "
-                          f"({type(module.net).__name__}): {first}") from None
+    load_state(module, state, f"{checkpoint} does not hold weights of this run's model "
+                              f"({type(module.net).__name__})")
 
 
 # -- the network alone (restore, export): no data set needed ---------------------------------
@@ -162,19 +158,22 @@ def _apply_tuned(net, tuned: dict | None) -> None:
             setattr(net, key, type(current)(value) if current is not None else value)
 
 
+def load_state(net, state: dict, why: str) -> None:
+    """`state` into `net`; a mismatch is a ConfigError `why: <torch's first line>`."""
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as err:
+        raise ConfigError(f"{why}: {str(err).strip().splitlines()[0]}") from None
+
+
 def _build_net(cfg, shape, bounded: bool, run: TrainedRun, state: dict | None):
     """The run's network for items of `shape`, with its weights / tuned settings, eval mode."""
     from aebench.train import build
 
     net = build(cfg.model.net, input_shape=tuple(shape), bounded=bounded)
     if state is not None:
-        try:
-            net.load_state_dict(state)
-        except RuntimeError as err:
-            first = str(err).strip().splitlines()[0]
-            raise ConfigError(f"{run.checkpoint} does not hold weights of this run's model "
-                              f"({type(net).__name__}, model={run_choices(run).get('model')}): "
-                              f"{first}") from None
+        load_state(net, state, f"{run.checkpoint} does not hold weights of this run's model "
+                               f"({type(net).__name__}, model={run_choices(run).get('model')})")
     else:
         _apply_tuned(net, run.metrics.get("tuned"))
     return net.eval()
@@ -209,27 +208,25 @@ def load_net(run_dir: str | Path) -> LoadedNet:
     without one, or whose checkpoint belongs to another network, is a ConfigError. Non-learned
     rows (wiener, unsharp, identity): their tuned settings from metrics.json. The item shape is
     metrics.json's `item_shape` (the data set is not loaded)."""
-    from aebench.config import apply_knobs
     from aebench.train import build
 
     run = read_run(run_dir, need_checkpoint=False)
     if run.metrics.get("status", "ok") != "ok" or "item_shape" not in run.metrics:
         raise ConfigError(f"{run.run_dir} holds no finished run (metrics.json with status ok and "
                           "item_shape); give the folder of a run that ended with test results")
-    cfg = run.compose().cfg
-    apply_knobs(cfg)
+    cfg = run.compose().cfg  # knobs settled by compose
     shape = tuple(int(s) for s in run.metrics["item_shape"])
     bounded = data_bounded(cfg)
-    probe = build(cfg.model.net, input_shape=shape, bounded=bounded)
-    learned = any(p.requires_grad for p in probe.parameters())
+    net = _build_net(cfg, shape, bounded, run, None)  # a filter: its tuned settings applied
     state = None
-    if learned:
+    if any(p.requires_grad for p in net.parameters()):
         if run.checkpoint is None:
             raise ConfigError(f"{run.run_dir}: no finished checkpoint (neither metrics.json's "
                               "best_checkpoint nor checkpoints/last.ckpt); use a run of a learned "
                               "model that finished training")
         state = net_state(run.checkpoint)
-    net = _build_net(cfg, shape, bounded, run, state)
+        load_state(net, state, f"{run.checkpoint} does not hold weights of this run's model "
+                               f"({type(net).__name__}, model={run_choices(run).get('model')})")
     degradation = build(cfg.degradation)
     loaded = LoadedNet(run=run, cfg=cfg, net=net, degradation=degradation, item_shape=shape,
                        bounded=bounded, multiple=None,

@@ -10,9 +10,8 @@ step slider shows the model learning. At the end of the test pass it logs `test/
 (MSE/MAE for sequences) of the output and of the baseline, and the gain over the baseline
 (dB; for sequences 10 log10 of the baseline's MSE over the model's).
 
-It also keeps every validation epoch's scores, so the run's summary can hold the scores of the
-epoch whose checkpoint was tested (`best_val`), and it tells W&B to summarise validation
-scores by their best epoch (`loggers.define_metrics`).
+It also tells W&B to summarise validation scores by their best epoch (`loggers.define_metrics`);
+the tested epoch's scores come from the module's epoch history (`train.run`).
 """
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ import math
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback
 
 from aebench.data.base import to_float
 from aebench.loggers import define_metrics, wandb_run
@@ -79,14 +78,6 @@ class WandbMedia(Callback):
         self.num_val_items = int(num_val_items)
         self.num_test_items = int(num_test_items)
         self.scale = int(scale)  # pixels per pixel in the pictures (32 px items are tiny)
-        self.history: list[dict] = []  # every validation epoch's scores
-
-    # -- state across a resume: the epochs already seen --------------------------------------
-    def state_dict(self) -> dict:
-        return {"history": self.history}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.history = list(state_dict.get("history", []))
 
     # -- hooks ------------------------------------------------------------------------------
     def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
@@ -106,15 +97,6 @@ class WandbMedia(Callback):
 
         pics = [wandb.Image(p, caption=c) for p, c in zip(*self._pictures(items))]
         run.log({"val/examples": pics, "trainer/global_step": trainer.global_step})
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module) -> None:
-        """The epoch's validation scores (the module logs them after the callbacks' validation
-        hooks run, so they are read here, when the epoch ends)."""
-        m = trainer.callback_metrics
-        if trainer.is_global_zero and any(k.startswith("val/") for k in m):
-            row = {"epoch": trainer.current_epoch, "step": trainer.global_step}
-            row.update({k: float(v) for k, v in m.items() if k.startswith("val/")})
-            self.history.append(row)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module) -> None:
         run = self._run(trainer)
@@ -190,19 +172,3 @@ class WandbMedia(Callback):
         return ([_line_plot(x[i], degraded[i], out[i], f"item {i}, MSE {float(mse[i]):.4g}")
                  for i in range(len(x))],
                 [f"item {i}: clean, degraded, output" for i in range(len(x))])
-
-    def best_val(self, trainer: pl.Trainer | None = None) -> dict:
-        """The validation scores of the epoch whose checkpoint was tested: the best by the
-        checkpoint's monitor (val/loss, lowest), as metrics.json's val_psnr / val_mse are."""
-        monitor, mode = "val/loss", "min"
-        ckpt = next((c for c in (trainer.callbacks if trainer else [])
-                     if isinstance(c, ModelCheckpoint) and c.monitor), None)
-        if ckpt is not None:
-            monitor, mode = ckpt.monitor, ckpt.mode
-        scored = [h for h in self.history if monitor in h]
-        if not scored:
-            return {}
-        best = (min if mode == "min" else max)(scored, key=lambda h: h[monitor])
-        out = {k: v for k, v in best.items() if k.startswith("val/")}
-        out["val/best_epoch"] = best["epoch"]
-        return out
