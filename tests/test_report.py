@@ -104,3 +104,32 @@ def test_report_pivots_a_sweep_rows_model_columns_a_swept_key(tmp_path):
     assert rows[0] == ["test_psnr", "blur=1", "blur=2"]
     assert rows[2] == ["baseline: input as is", "25.54", "21.15"]
     assert rows[3] == ["unet", "35.70", "21.80"] and rows[4] == ["wiener", "34.99", "25.51"]
+
+
+def test_pivot_shows_a_blur_range_and_evaluations_as_their_own_rows(tmp_path):
+    """A model trained on blur=[0.5,2.0] is a column '0.5-2'; with --evaluations, the scores of a
+    trained run under other blurs (eval-*/) are a row 'MODEL (trained: ...)', and the blur plot
+    draws the range as a segment."""
+    from conftest import run_main
+
+    from aebench.report import main
+
+    _trial(tmp_path / "g" / "blind", ["model=unet", "blur=[0.5,2.0]"], {
+        "model": "unet", "blur": [0.5, 2.0], "data": "cifar10", "baseline": "input",
+        "degradation_detail": "blur 0.5-2, 8-bit", "test_psnr": 30.0, "baseline_psnr": 25.0})
+    for i, (blur, psnr, base) in enumerate([(0.5, 36.0, 34.9), (2.0, 26.0, 21.2)]):
+        _trial(tmp_path / "g" / "blind" / "eval-x" / str(i), [f"blur={blur}"], {
+            "model": "unet", "blur": blur, "data": "cifar10", "baseline": "input",
+            "test_psnr": psnr, "baseline_psnr": base, "evaluated_run": "g/blind",
+            "trained_with": {"degradation_detail": "blur 0.5-2, 8-bit", "blur": [0.5, 2.0]}})
+    plain = run_main(main, [str(tmp_path / "g"), "--pivot", "blur"], tmp_path)
+    assert "unet (trained" not in plain.stdout  # evaluations only when asked for
+    res = run_main(main, [str(tmp_path / "g"), "--pivot", "blur", "--evaluations"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in res.stdout.splitlines()]
+    assert rows[0] == ["test_psnr", "blur=0.5", "blur=2", "blur=0.5-2"]
+    assert rows[2] == ["baseline: input as is", "34.90", "21.20", "25.00"]
+    assert ["unet (trained: blur 0.5-2, 8-bit)", "36.00", "26.00", ""] in rows
+    assert ["unet", "", "", "30.00"] in rows
+    assert (tmp_path / "g" / "psnr_vs_blur.png").is_file()
+    assert "0.5-2" in (tmp_path / "g" / "leaderboard.md").read_text()

@@ -142,3 +142,25 @@ def test_unsupported_shapes_and_values_are_config_errors(compose_cfg, model):
     if model in ("lstm_deep", "lstm_sine_report"):
         with pytest.raises(ConfigError, match="model.net.activation='gelu'"):
             build(cfg.model.net, input_shape=SINE, bounded=False, activation="gelu")
+
+
+def test_init_keras_starts_from_keras_initialisers():
+    """The faithful ports' init=keras: glorot kernels, orthogonal recurrent weights, zero biases but
+    LSTM forget gates at 1 (PyTorch's two bias vectors sum to Keras' one); init=torch is PyTorch's."""
+    from aebench.models.stacked import StackedLSTMAutoencoder
+
+    torch.manual_seed(0)
+    net = StackedLSTMAutoencoder((3, 32, 32), latent=64, depth=2, bottleneck=False, init="keras")
+    lstm = net.encoder[0]
+    u = lstm.hidden_size
+    w = lstm.weight_hh_l0  # (4u, u): orthonormal columns, as Keras' (u, 4u) orthogonal kernel's rows
+    assert torch.allclose(w.T @ w, torch.eye(u), atol=1e-4)
+    assert torch.equal(lstm.bias_ih_l0[u:2 * u], torch.ones(u))
+    assert lstm.bias_ih_l0[:u].abs().sum() == 0 and lstm.bias_hh_l0.abs().sum() == 0
+    limit = (6 / (96 + 4 * u)) ** 0.5  # glorot-uniform on Keras' (96, 4u) kernel
+    assert lstm.weight_ih_l0.abs().max() <= limit and lstm.weight_ih_l0.abs().max() > 0.9 * limit
+    assert net.head.bias.abs().sum() == 0
+    torch_init = StackedLSTMAutoencoder((3, 32, 32), latent=64, depth=2, bottleneck=False)
+    assert torch_init.encoder[0].bias_hh_l0.abs().sum() > 0
+    with pytest.raises(ConfigError, match="model.net.init='glorot' is not accepted; choose one of: keras, torch"):
+        StackedLSTMAutoencoder((3, 32, 32), init="glorot")

@@ -18,6 +18,13 @@ from pathlib import Path
 
 from aebench.errors import ConfigError
 
+
+def plain(value):
+    """A config value as plain Python (a ListConfig such as blur=[0.5,2.0] becomes a list)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 #: top-level knob -> where it lands in the config (net arguments, then module arguments)

@@ -36,7 +36,7 @@ class Degradation:
     def __call__(self, x: torch.Tensor, idx: torch.Tensor | None = None,
                  split: str = "train") -> torch.Tensor:
         """Degrade batch `x`; `idx` (item indices in `split`) makes val/test noise fixed."""
-        y = self.transform(x)
+        y = self.transform(x, idx, split)
         if self.noise_std > 0:
             if split == "train" or idx is None:
                 noise = torch.randn_like(y)
@@ -49,7 +49,8 @@ class Degradation:
             y = torch.round(y * 255.0) / 255.0
         return y
 
-    def transform(self, x: torch.Tensor) -> torch.Tensor:
+    def transform(self, x: torch.Tensor, idx: torch.Tensor | None = None,
+                  split: str = "train") -> torch.Tensor:
         return x
 
     def check(self, item_shape: tuple[int, ...]) -> None:
@@ -101,16 +102,48 @@ class Noise(Degradation):
         return super().describe()[len("noise, "):]  # "noise 0.1[, 8-bit]"
 
 
-class Blur(Degradation):
-    """Gaussian blur per channel (kernel 2*ceil(3*sigma)+1, reflect padding), then noise, then 8-bit rounding."""
+def sigma_range(sigma):
+    """A blur sigma >= 0, or a range [lo, hi] with 0 <= lo <= hi; anything else: a ConfigError."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+    if number(sigma):
+        return float(sigma), float(sigma)
+    if isinstance(sigma, (list, tuple)) or type(sigma).__name__ == "ListConfig":
+        lo_hi = list(sigma)
+        if len(lo_hi) == 2 and all(number(v) for v in lo_hi) and lo_hi[0] <= lo_hi[1]:
+            return float(lo_hi[0]), float(lo_hi[1])
+    raise ConfigError(f"blur={sigma!r} is not accepted: give a sigma >= 0 (e.g. blur=1.0; 0 = no "
+                      "blur) or a range [lo,hi] with 0 <= lo <= hi (e.g. blur=[0.5,2.0]: a sigma "
+                      "drawn per image)")
 
-    def __init__(self, sigma: float = 1.0, noise_std: float = 0.0, quantize: bool = True,
+
+def gaussian_kernels(sigmas: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, size) 1-D Gaussian kernels, one per sigma: torchvision's kernel for that sigma (size
+    2*ceil(3*sigma)+1, normalised) centred in `size` taps, zeros outside it."""
+    half = size // 2
+    x = torch.arange(-half, half + 1, dtype=torch.float32)
+    sig = sigmas.float().clamp_min(1e-8)[:, None]
+    k = torch.exp(-0.5 * (x / sig) ** 2)
+    k = k * (x.abs() <= torch.ceil(3 * sig))  # each sigma's own support, as torchvision cuts it
+    return k / k.sum(1, keepdim=True)
+
+
+class Blur(Degradation):
+    """Gaussian blur per channel (kernel 2*ceil(3*sigma)+1, reflect padding), then noise, then 8-bit rounding.
+
+    `sigma` is one number, or a range [lo, hi]: then every image gets its own sigma, drawn
+    uniformly in the range, afresh at every training step (from the global, seeded RNG); a
+    validation or test image always gets the same draw (fixed by `eval_seed`, the split and its
+    index), so every epoch and every model sees the same evaluation set.
+    """
+
+    def __init__(self, sigma: float | list = 1.0, noise_std: float = 0.0, quantize: bool = True,
                  eval_seed: int = 1234):
-        if not (isinstance(sigma, (int, float)) and not isinstance(sigma, bool) and sigma >= 0):
-            raise ConfigError(f"blur={sigma!r} is not accepted: the blur sigma must be a number >= 0")
+        self.low, self.high = sigma_range(sigma)
         super().__init__(noise_std=noise_std, quantize=quantize, clip=True, eval_seed=eval_seed)
-        self.sigma = float(sigma)
-        self.kernel_size = 2 * math.ceil(3 * self.sigma) + 1
+        self.is_range = self.high > self.low
+        self.sigma = self.low if not self.is_range else [self.low, self.high]
+        self.kernel_size = 2 * math.ceil(3 * self.high) + 1
 
     def check(self, item_shape):
         if len(item_shape) != 3:
@@ -119,16 +152,45 @@ class Blur(Degradation):
         pad = self.kernel_size // 2
         if pad >= min(item_shape[1:]):
             max_sigma = (min(item_shape[1:]) - 1) // 3
-            raise ConfigError(f"blur={self.sigma:g} needs a {self.kernel_size}px kernel, too large for "
+            raise ConfigError(f"blur={self.high:g} needs a {self.kernel_size}px kernel, too large for "
                               f"{item_shape[1]}x{item_shape[2]} images: use blur <= {max_sigma}")
 
-    def transform(self, x):
-        if self.sigma == 0:
-            return x
-        from torchvision.transforms.v2.functional import gaussian_blur
+    def transform(self, x, idx=None, split="train"):
+        if not self.is_range:
+            if self.sigma == 0:
+                return x
+            from torchvision.transforms.v2.functional import gaussian_blur
 
+            k = self.kernel_size
+            return gaussian_blur(x, kernel_size=[k, k], sigma=[self.sigma, self.sigma])
+        sigmas = self.sigmas(len(x), idx, split).to(x.device)
+        return self._blur_each(x, sigmas)
+
+    def sigmas(self, n: int, idx: torch.Tensor | None = None, split: str = "train") -> torch.Tensor:
+        """The sigma of each of `n` images: fresh draws in training, fixed per item otherwise."""
+        if split == "train" or idx is None:
+            u = torch.rand(n)
+        else:  # one uniform draw per item, from its own seeded generator block (as eval noise)
+            idx = idx.detach().cpu().long()
+            u = torch.empty(len(idx))
+            for b in (idx // _CHUNK).unique().tolist():
+                seed = (self.eval_seed * 1_000_003 + _SPLITS.get(split, 3) * 7_919 + b
+                        + 104_729) % 2**63  # another stream than the noise's
+                bank = torch.rand(_CHUNK, generator=torch.Generator().manual_seed(seed))
+                sel = idx // _CHUNK == b
+                u[sel] = bank[idx[sel] % _CHUNK]
+        return self.low + (self.high - self.low) * u
+
+    def _blur_each(self, x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+        """Blur image i of `x` (N, C, H, W) with sigmas[i]: one separable grouped convolution."""
+        n, c, h, w = x.shape
         k = self.kernel_size
-        return gaussian_blur(x, kernel_size=[k, k], sigma=[self.sigma, self.sigma])
+        kern = gaussian_kernels(sigmas, k).to(x.dtype).repeat_interleave(c, 0)  # (N*C, k)
+        planes = torch.nn.functional.pad(x.reshape(1, n * c, h, w), [k // 2] * 4, mode="reflect")
+        planes = torch.nn.functional.conv2d(planes, kern[:, None, None, :], groups=n * c)
+        planes = torch.nn.functional.conv2d(planes, kern[:, None, :, None], groups=n * c)
+        return planes.reshape(n, c, h, w)
 
     def describe(self):
-        return f"blur {self.sigma:g}" + super().describe()[len("blur"):]
+        strength = f"blur {self.low:g}-{self.high:g}" if self.is_range else f"blur {self.low:g}"
+        return strength + super().describe()[len("blur"):]

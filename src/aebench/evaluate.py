@@ -32,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from aebench.config import plain
 from aebench.errors import ConfigError
 
 log = logging.getLogger("aebench")
@@ -162,7 +163,7 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
         **compression(item_shape, net.code_size, params),
         **{k: run.metrics.get(k) for k in TRAINING_KEYS},
         degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
-        blur=cfg.blur, seed=cfg.seed, overrides=composed.overrides, output_dir=str(out),
+        blur=plain(cfg.blur), seed=cfg.seed, overrides=composed.overrides, output_dir=str(out),
         device=str(trainer.strategy.root_device), tuned=run.metrics.get("tuned"),
         model=names.get("model"), data=names.get("data"), degradation=names.get("degradation"),
         evaluated_run=str(run.run_dir), checkpoint=str(checkpoint) if checkpoint else None,

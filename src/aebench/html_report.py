@@ -296,13 +296,13 @@ def render(trials: list[dict], where: str) -> str:
             f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n")
 
 
-def write_report(dirs, out_dir=None) -> Path:
+def write_report(dirs, out_dir=None, evaluations: bool = False) -> Path:
     """Write report.html for every trial below `dirs` (a folder or a list), into `out_dir`
-    (default: the first folder). Returns its path."""
+    (default: the first folder), the evaluations inside them too with `evaluations`. Returns its path."""
     dirs = [dirs] if isinstance(dirs, (str, os.PathLike)) else list(dirs)
     out = Path(out_dir if out_dir is not None else dirs[0])
     out.mkdir(parents=True, exist_ok=True)
-    trials = report.collect_trials(dirs)
+    trials = report.collect_trials(dirs, evaluations)
     path = out / "report.html"
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(render(trials, ", ".join(str(Path(d).resolve()) for d in dirs)))

@@ -71,11 +71,12 @@ def _skipped(path: Path, root: Path) -> bool:
     return any(part in SKIP_DIRS for part in path.relative_to(root).parts[:-1])
 
 
-def find_trials(dirs) -> list[Path]:
+def find_trials(dirs, evaluations: bool = False) -> list[Path]:
     """Trial folders below `dirs`: those holding metrics.json or .hydra/overrides.yaml.
 
     A folder inside another trial folder (its own logs, say) is not a second trial, and a folder
-    reached from two of `dirs` is listed once.
+    reached from two of `dirs` is listed once; with `evaluations`, the `python -m aebench.evaluate`
+    results inside a trial (eval-<time>/ and eval-<time>/<n>/) are trials too.
     """
     found = set()
     for d in dirs:
@@ -92,7 +93,28 @@ def find_trials(dirs) -> list[Path]:
     for folder in sorted(found, key=lambda p: (len(p.parts), str(p))):
         if not any(t in folder.parents for t in trials):
             trials.append(folder)
+    if evaluations:
+        trials += [m.parent for t in list(trials) for pattern in ("eval-*/metrics.json",
+                                                                  "eval-*/*/metrics.json")
+                   for m in t.glob(pattern)]
     return sorted(trials)
+
+
+class Range(tuple):
+    """A knob given as a range, e.g. blur=[0.5,2.0] (a sigma drawn per image): shown as 0.5-2."""
+
+    def __str__(self):
+        return "-".join(format(v, "g") for v in self)
+
+    def __format__(self, spec):
+        return str(self)
+
+
+def _order(v):
+    """Sort key for knob values: numbers, then ranges (by their low end), then text."""
+    if isinstance(v, Range):
+        return (1, v[0], v[1])
+    return (2, str(v), 0) if isinstance(v, str) else (0, v, 0)
 
 
 def _parse_value(text: str):
@@ -135,10 +157,17 @@ def load_trial(folder: Path) -> dict:
             if key in ("model", "data", "degradation") + KNOBS:
                 trial[key] = value
     trial.setdefault("status", "ok")
+    for key in KNOBS:
+        if isinstance(trial.get(key), list):
+            trial[key] = Range(trial[key])
     if not trial.get("degradation_detail") and trial.get("degradation"):
         trial["degradation_detail"] = trial["degradation"]  # failed runs have only the group name
     trial.setdefault("overrides", overrides)
     trial["dir"] = folder
+    # What a pivot row or a plot line is: the model, or for an evaluation of a trained run under
+    # another degradation, the model and what it was trained on ("unet (trained: blur 1, 8-bit)").
+    trained = (trial.get("trained_with") or {}).get("degradation_detail")
+    trial["row"] = f"{trial.get('model')} (trained: {trained})" if trained else trial.get("model")
     return trial
 
 
@@ -155,12 +184,13 @@ def _sort_key(t: dict):
     return (rank, 2, 0.0, name)
 
 
-def collect_trials(dirs) -> list[dict]:
-    """Every trial below `dirs`, in leaderboard order; `trial` is its folder relative to them."""
+def collect_trials(dirs, evaluations: bool = False) -> list[dict]:
+    """Every trial below `dirs`, in leaderboard order; `trial` is its folder relative to them
+    (with `evaluations`, the evaluations inside them too: `find_trials`)."""
     dirs = [Path(d).resolve() for d in dirs]
     root = dirs[0] if len(dirs) == 1 else Path(os.path.commonpath(dirs))
     trials = []
-    for folder in find_trials(dirs):
+    for folder in find_trials(dirs, evaluations):
         t = load_trial(folder)
         rel = folder.relative_to(root).as_posix() if folder != root else folder.name
         t["trial"] = rel
@@ -262,6 +292,8 @@ def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
     if not any(t.get(metric) is not None for t in ok):
         metric, base_metric, name, ylabel = "test_mse", "baseline_mse", "mse", "test MSE"
     ok = [t for t in ok if t.get(metric) is not None]
+    ranged = [t for t in ok if isinstance(t[knob], Range)]  # drawn as a segment over the range
+    ok = [t for t in ok if not isinstance(t[knob], Range)]
     if len({t[knob] for t in ok}) < 2:
         return None
 
@@ -271,7 +303,7 @@ def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
     series, baselines = {}, {}
     for t in ok:
         rest = tuple(t.get(k) for k in others)
-        series.setdefault((str(t.get("model")), rest), []).append((t[knob], t[metric]))
+        series.setdefault((str(t.get("row") or t.get("model")), rest), []).append((t[knob], t[metric]))
         if t.get(base_metric) is not None:
             key = (_baseline_label(t.get("baseline")), rest)
             baselines.setdefault(key, {}).setdefault(str(t.get("model")), []).append(
@@ -301,6 +333,14 @@ def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
         ax.plot(xs, ys, "--", color="0.55", marker=".",
                 label=_label(head, [k for k, _ in shared], [v for _, v in shared]))
 
+    for i, t in enumerate(sorted(ranged, key=lambda t: (str(t.get("model")), t[knob]))):
+        lo, hi = t[knob][0], t[knob][-1]
+        ax.hlines(t[metric], lo, hi, colors=f"C{(len(series) + i) % 10}", linewidth=3, alpha=0.7,
+                  label=f"{t.get('row') or t.get('model')}, {knob} {t[knob]} (a draw per test item)")
+        if t.get(base_metric) is not None:
+            ax.hlines(t[base_metric], lo, hi, colors="0.55", linestyles=":", linewidth=2,
+                      label=f"{_baseline_label(t.get('baseline'))}, {knob} {t[knob]}")
+
     xs = sorted({t[knob] for t in ok})
     if knob == "latent":
         ax.set_xscale("log", base=2)
@@ -325,19 +365,20 @@ def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
 
 # ----------------------------------------------------------------------------- entry points
 
-def write_leaderboard(sweep_dir, out_dir=None) -> dict:
+def write_leaderboard(sweep_dir, out_dir=None, evaluations: bool = False) -> dict:
     """Write leaderboard.md, leaderboard.csv and the knob plots for every trial below sweep_dir.
 
     `sweep_dir` is a folder or a list of folders (all their trials go in one leaderboard);
     `out_dir` defaults to the (first) sweep folder. Works on partial sweeps: failed and unfinished
     trials are listed, the plots use the ok trials only (none when there are none).
+    With `evaluations`, the evaluations inside the trials are rows too (`find_trials`).
     Returns {"markdown": Path, "csv": Path, "plots": [Path, ...], "trials": n, "ok": n,
     "failed": n, "unfinished": n}.
     """
     dirs = [sweep_dir] if isinstance(sweep_dir, (str, os.PathLike)) else list(sweep_dir)
     out = Path(out_dir if out_dir is not None else dirs[0])
     out.mkdir(parents=True, exist_ok=True)
-    trials = collect_trials(dirs)
+    trials = collect_trials(dirs, evaluations)
     n = counts(trials)
 
     md_path, csv_path = out / "leaderboard.md", out / "leaderboard.csv"
@@ -352,7 +393,7 @@ def write_leaderboard(sweep_dir, out_dir=None) -> dict:
     plots = [p for knob in KNOBS if (p := plot_knob(trials, knob, out)) is not None]
     from aebench.html_report import write_report
 
-    html_path = write_report(dirs, out)
+    html_path = write_report(dirs, out, evaluations)
     return {"markdown": md_path, "csv": csv_path, "html": html_path, "plots": plots,
             "table": console_table(trials), **n}
 
@@ -401,13 +442,13 @@ def pivot(trials: list[dict], key: str, metric: str = "test_psnr") -> str:
           and isinstance(t.get(metric), (int, float))]
     if not ok:
         return f"(no finished trial has both {key} and {metric})"
-    columns = sorted({t[key] for t in ok}, key=lambda v: (isinstance(v, str), v))
+    columns = sorted({t[key] for t in ok}, key=_order)
     higher = not metric.endswith(("mse", "mae", "loss"))
     fmt = ".2f" if "psnr" in metric else (".4f" if "ssim" in metric else ".5f")
     base_key = metric.replace("test_", "baseline_", 1)
     best: dict[tuple, dict] = {}
     for t in ok:
-        cell = (t.get("model"), t[key])
+        cell = (t.get("row") or t.get("model"), t[key])
         if cell not in best or (t[metric] > best[cell][metric]) == higher:
             best[cell] = t
     models = sorted({m for m, _ in best}, key=lambda m: -max(
@@ -446,14 +487,18 @@ def main(argv=None) -> None:
     parser.add_argument("--out", help="where to write the leaderboard files (default: first DIR)")
     parser.add_argument("--pivot", metavar="KEY", help="print rows = model, columns = the values "
                         "of KEY (e.g. blur, latent) instead of the trial list")
+    parser.add_argument("--evaluations", action="store_true",
+                        help="also list the `python -m aebench.evaluate` results inside the runs "
+                        "(eval-*/), as rows 'MODEL (trained: ...)': a model trained at one blur "
+                        "and scored at others")
     parser.add_argument("--metric", default="test_psnr",
                         help="the score in the pivot's cells (default test_psnr; test_ssim, ...)")
     args = parser.parse_args(argv)
     if not find_trials(args.dirs):
         sys.exit(f"aebench.report: no metrics.json (or .hydra/overrides.yaml) found under "
                  f"{', '.join(args.dirs)}")
-    result = write_leaderboard(args.dirs, args.out)
-    trials = collect_trials(args.dirs)
+    result = write_leaderboard(args.dirs, args.out, args.evaluations)
+    trials = collect_trials(args.dirs, args.evaluations)
     print(pivot(trials, args.pivot, args.metric) if args.pivot else markdown(trials))
     # On stderr, so that stdout stays a clean markdown table (`... > table.md`).
     files = [result["html"], result["markdown"], result["csv"]] + result["plots"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from aebench.config import plain
 from aebench.errors import ConfigError
 
 log = logging.getLogger("aebench")
@@ -61,7 +62,7 @@ def failure_record(cfg: DictConfig, choices: dict, overrides: list, out_dir: Pat
     return {
         "status": "failed", "error": error,
         **{k: choices.get(k) for k in ("model", "data", "degradation")},
-        **{k: cfg.get(k) for k in ("latent", "depth", "blur", "seed")},
+        **{k: plain(cfg.get(k)) for k in ("latent", "depth", "blur", "seed")},
         "overrides": list(overrides), "output_dir": str(out_dir), **extra}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from aebench.config import apply_knobs
+from aebench.config import apply_knobs, plain
 from aebench.errors import ConfigError, RunStopped
 
 log = logging.getLogger("aebench")
@@ -23,10 +23,9 @@ def check_top_level(cfg: DictConfig) -> None:
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
             raise ConfigError(f"{key}={v!r} is not accepted: {key} must be a positive integer "
                               f"(e.g. {key}={ {'latent': 128, 'depth': 2}[key] })")
-    blur = cfg.get("blur")
-    if isinstance(blur, bool) or not isinstance(blur, (int, float)) or blur < 0:
-        raise ConfigError(f"blur={blur!r} is not accepted: the blur sigma must be a number >= 0 "
-                          "(e.g. blur=1.0; 0 means no blur)")
+    from aebench.degradations import sigma_range
+
+    sigma_range(plain(cfg.get("blur")))  # a sigma >= 0 or a range [lo, hi]
     seed = cfg.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed={seed!r} is not accepted: it must be an integer >= 0")
@@ -262,7 +261,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
             best_checkpoint=best, best_val_loss=float(ckpt.best_model_score)
             if ckpt is not None and ckpt.best_model_score is not None else None,
             degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
-            blur=cfg.blur, seed=cfg.seed, overrides=overrides, output_dir=str(out_dir),
+            blur=plain(cfg.blur), seed=cfg.seed, overrides=overrides, output_dir=str(out_dir),
             device=str(trainer.strategy.root_device), tuned=tuned, **names)
         if trial is not None:
             metrics["trial"] = {**trial, "finished": time.time()}

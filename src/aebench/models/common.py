@@ -24,6 +24,37 @@ def output_activation(name: str, bounded: bool) -> nn.Module:
     return choices[name]()
 
 
+INITS = ("keras", "torch")
+
+
+def init_weights(module: nn.Module, init: str) -> None:
+    """'torch': PyTorch's own defaults (left as they are). 'keras': what Keras 3 starts from:
+    glorot-uniform kernels (Linear, Conv, and the input weights of LSTM/GRU/RNN layers: PyTorch's
+    (4u, in) layout has the same fans as Keras' (in, 4u)), orthogonal recurrent weights, zero
+    biases, and LSTM forget-gate biases at 1 (`unit_forget_bias`; PyTorch's second bias vector,
+    bias_hh, stays 0 so the sum matches)."""
+    if init not in INITS:
+        raise ConfigError(f"model.net.init={init!r} is not accepted; choose one of: " + ", ".join(INITS))
+    if init == "torch":
+        return
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.LSTM, nn.GRU, nn.RNN)):
+            for name, p in m.named_parameters():
+                if name.startswith("weight_ih"):
+                    nn.init.xavier_uniform_(p)
+                elif name.startswith("weight_hh"):
+                    nn.init.orthogonal_(p)
+                elif name.startswith("bias"):
+                    nn.init.zeros_(p)
+                    if isinstance(m, nn.LSTM) and name.startswith("bias_ih"):
+                        with torch.no_grad():  # PyTorch's gate order: input, forget, cell, output
+                            p[m.hidden_size:2 * m.hidden_size] = 1.0
+
+
 def to_rows(x: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) image -> (N, H, W*C) rows with channels interleaved per pixel; (N, T, F) as is."""
     if x.ndim == 4:

@@ -11,6 +11,8 @@ Keras counts 259,168 parameters, PyTorch 260,192 because nn.LSTM keeps two bias 
 (bias_ih and bias_hh) per layer, i.e. 4*hidden more per LSTM layer (2 layers x 4 x 128 = 1,024).
 nn.RNN likewise adds `hidden` per layer and nn.GRU 3*hidden (and Keras' GRU with reset_after
 has its own two biases).
+init='keras' starts from Keras' initialisers (`common.init_weights`; the presets of the Keras
+notebooks' models set it), init='torch' (the default) from PyTorch's.
 """
 from __future__ import annotations
 
@@ -18,14 +20,15 @@ import torch
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.models.common import EncoderDecoder, from_rows, output_activation, positive_int, rows_shape, to_rows
+from aebench.models.common import EncoderDecoder, from_rows, init_weights, output_activation, positive_int, rows_shape, to_rows
 
 CELLS = {"lstm": nn.LSTM, "rnn": nn.RNN, "gru": nn.GRU}
 
 
 class RecurrentAutoencoder(EncoderDecoder):
     def __init__(self, input_shape, bounded: bool = True, cell: str = "lstm", latent: int = 128,
-                 depth: int = 1, decoder_hidden: int = 128, out_activation: str = "auto"):
+                 depth: int = 1, decoder_hidden: int = 128, out_activation: str = "auto",
+                 init: str = "torch"):
         super().__init__()
         if cell not in CELLS:
             raise ConfigError(f"model.net.cell={cell!r} is not accepted; choose one of: "
@@ -41,6 +44,7 @@ class RecurrentAutoencoder(EncoderDecoder):
         self.head = nn.Linear(decoder_hidden, features)
         self.out = output_activation(out_activation, bounded)
         self.code_size = latent
+        init_weights(self, init)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         _, state = self.encoder(to_rows(x))

@@ -18,18 +18,21 @@ The Keras notebooks' models, at their defaults:
   Dense(96); Keras counts 170,848 parameters, PyTorch 171,616.
 nn.LSTM keeps two bias vectors (bias_ih and bias_hh), i.e. 4*units more per layer than Keras
 (4 x (128+64+32+64+128) = 1,664 and 4 x (128+64) = 768 here).
+init='keras' starts from Keras' initialisers (`common.init_weights`; the presets of the Keras
+notebooks' models set it), init='torch' (the default) from PyTorch's.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from aebench.models.common import EncoderDecoder, from_rows, output_activation, positive_int, rows_shape, to_rows
+from aebench.models.common import EncoderDecoder, from_rows, init_weights, output_activation, positive_int, rows_shape, to_rows
 
 
 class StackedLSTMAutoencoder(EncoderDecoder):
     def __init__(self, input_shape, bounded: bool = True, latent: int = 32, depth: int = 3,
-                 bottleneck: bool = True, out_activation: str = "auto"):
+                 bottleneck: bool = True, out_activation: str = "auto",
+                 init: str = "torch"):
         super().__init__()
         self.input_shape = tuple(input_shape)
         latent = positive_int("latent", latent)
@@ -47,6 +50,7 @@ class StackedLSTMAutoencoder(EncoderDecoder):
         last = self.decoder[-1].hidden_size if len(self.decoder) else latent
         self.head = nn.Linear(last, features)
         self.out = output_activation(out_activation, bounded)
+        init_weights(self, init)
 
     @staticmethod
     def _stack(features: int, widths: list[int]) -> nn.ModuleList:

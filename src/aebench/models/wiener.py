@@ -46,6 +46,10 @@ class Wiener(nn.Module):
         if len(self.input_shape) != 3:
             raise ConfigError(f"model=wiener needs images (C, H, W); this data has items of shape "
                               f"{self.input_shape}")
+        if not isinstance(sigma, (int, float, type(None))):  # blur=[lo,hi]: a sigma per image
+            raise ConfigError(f"model=wiener needs one blur sigma (got blur={list(sigma)}): it "
+                              "inverts a known blur; give blur=1.0, or evaluate a Wiener run "
+                              "tuned at one sigma under the range (python -m aebench.evaluate)")
         if sigma is None or sigma <= 0:
             raise ConfigError(f"model=wiener needs degradation=blur with blur > 0 (got blur sigma "
                               f"{sigma!r}): it inverts that blur")
