@@ -120,6 +120,7 @@ def test_pivot_shows_a_blur_range_and_evaluations_as_their_own_rows(tmp_path):
     for i, (blur, psnr, base) in enumerate([(0.5, 36.0, 34.9), (2.0, 26.0, 21.2)]):
         _trial(tmp_path / "g" / "blind" / "eval-x" / str(i), [f"blur={blur}"], {
             "model": "unet", "blur": blur, "data": "cifar10", "baseline": "input",
+            "degradation_detail": f"blur {blur:g}, 8-bit",
             "test_psnr": psnr, "baseline_psnr": base, "evaluated_run": "g/blind",
             "trained_with": {"degradation_detail": "blur 0.5-2, 8-bit", "blur": [0.5, 2.0]}})
     plain = run_main(main, [str(tmp_path / "g"), "--pivot", "blur"], tmp_path)
@@ -132,4 +133,12 @@ def test_pivot_shows_a_blur_range_and_evaluations_as_their_own_rows(tmp_path):
     assert ["unet (trained: blur 0.5-2, 8-bit)", "36.00", "26.00", ""] in rows
     assert ["unet", "", "", "30.00"] in rows
     assert (tmp_path / "g" / "psnr_vs_blur.png").is_file()
+    _trial(tmp_path / "g" / "blind" / "eval-y", ["blur=2.0", "degradation.noise_std=0.01"], {
+        "model": "unet", "blur": 2.0, "data": "cifar10", "baseline": "input",
+        "degradation_detail": "blur 2, noise 0.01, 8-bit", "test_psnr": 24.0,
+        "trained_with": {"degradation_detail": "blur 0.5-2, 8-bit"}})
+    res = run_main(main, [str(tmp_path / "g"), "--pivot", "blur", "--evaluations"], tmp_path)
+    tables = res.stdout.split("**cifar10: ")  # with and without noise: a table each
+    assert [t.split("**")[0] for t in tables[1:]] == ["8-bit", "noise 0.01, 8-bit"]
+    assert "| unet (trained: blur 0.5-2, 8-bit) | 24.00 |" in tables[2]
     assert "0.5-2" in (tmp_path / "g" / "leaderboard.md").read_text()

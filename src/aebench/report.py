@@ -434,14 +434,30 @@ def console_table(trials: list[dict]) -> str:
 
 
 def pivot(trials: list[dict], key: str, metric: str = "test_psnr") -> str:
-    """A markdown table of the finished trials: one row per model, one column per value of the
-    swept `key` (e.g. blur), cells = `metric` (the best trial where a model has several at one
-    value); above the models, the baseline's score per column (the degraded input or PCA:
-    what every model in that column must beat). Trials without `key` are left out."""
+    """A markdown table of the finished trials: one row per model (an evaluation of a trained run
+    is the row 'MODEL (trained: ...)'), one column per value of the swept `key` (e.g. blur),
+    cells = `metric` (the best trial where a model has several at one value); above the models,
+    the baseline's score per column (the degraded input or PCA: what every model in that column
+    must beat). Trials without `key` are left out. Trials whose degradation differs in more than
+    `key` (blur with and without noise) get one table each, headed by what they share."""
     ok = [t for t in trials if t.get("status") == "ok" and t.get(key) is not None
           and isinstance(t.get(metric), (int, float))]
     if not ok:
         return f"(no finished trial has both {key} and {metric})"
+    groups: dict[str, list] = {}
+    for t in ok:
+        detail = str(t.get("degradation_detail") or "")
+        if key == "blur":  # "blur 1, noise 0.01, 8-bit" -> "noise 0.01, 8-bit"
+            detail = re.sub(r"^blur [^,]*(, )?", "", detail)
+        groups.setdefault(f"{t.get('data')}: {detail or 'no degradation'}", []).append(t)
+    if len(groups) == 1:
+        return _pivot_table(ok, key, metric)
+    return "\n\n".join(f"**{g}**\n\n" + _pivot_table(ts, key, metric)
+                         for g, ts in sorted(groups.items()))
+
+
+def _pivot_table(ok: list[dict], key: str, metric: str) -> str:
+    """One pivot table of trials that share everything but `key` (see `pivot`)."""
     columns = sorted({t[key] for t in ok}, key=_order)
     higher = not metric.endswith(("mse", "mae", "loss"))
     fmt = ".2f" if "psnr" in metric else (".4f" if "ssim" in metric else ".5f")
