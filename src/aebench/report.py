@@ -444,6 +444,8 @@ def pivot(trials: list[dict], key: str, metric: str = "test_psnr") -> str:
           and isinstance(t.get(metric), (int, float))]
     if not ok:
         return f"(no finished trial has both {key} and {metric})"
+    if key == "blur":  # a plain reconstruction has a top-level blur too, but no blur applied
+        ok = [t for t in ok if str(t.get("degradation_detail") or "blur").startswith("blur")]
     groups: dict[str, list] = {}
     for t in ok:
         detail = str(t.get("degradation_detail") or "")
