@@ -60,3 +60,15 @@ def test_overrides_that_change_the_model_are_refused(capsys, arg):
     assert evaluate_main(trained_run("wiener"), arg) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "evaluate scores the run's own model" in err[0]
+
+
+def test_a_model_trained_on_a_blur_range_is_scored_at_one_blur(capsys):
+    """blur=[0.5,2.0] trains through the real run path (metrics.json keeps the range), and the
+    blind model is then scored at a fixed blur without retraining."""
+    trained = trained_run("cnn", ("blur=[0.5,2.0]",))
+    own = json.loads((trained / "metrics.json").read_text())
+    assert own["blur"] == [0.5, 2.0] and own["degradation_detail"] == "blur 0.5-2, 8-bit"
+    assert evaluate_main(trained, "blur=1.5") == 0
+    ev = json.loads(sorted(trained.glob("eval-*/metrics.json"))[-1].read_text())
+    assert ev["blur"] == 1.5 and ev["trained_with"]["blur"] == [0.5, 2.0]
+    assert ev["test_psnr"] != own["test_psnr"] and ev["baseline_psnr"] != own["baseline_psnr"]
