@@ -103,6 +103,7 @@ def test_multirun_sweeps_latent_into_separate_jobs_and_wandb_runs(run_cli, tmp_p
     (["blur=-0.5"], "blur=-0.5"),
     (["blur=[2.0,0.5]"], "blur=[2.0, 0.5] is not accepted"),
     (["model=wiener", "blur=[0.5,2.0]"], "model=wiener needs one blur sigma"),
+    (["schedule=warm", *FAST_SHAPES], "model.schedule='warm' is not accepted; choose one of: constant"),
     (["model=transformer"], "model=transformer"),
     (["-m", "data=shapes,imagenet"], "data=imagenet"),
     (["data=cifar10", "data.root=nowhere", "data.download=false"], "nowhere"),

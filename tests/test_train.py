@@ -91,3 +91,29 @@ def test_recurrent_models_train_with_their_gradient_norm_clipped(compose_cfg):
     pl.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                enable_model_summary=False, limit_val_batches=0, accelerator="cpu").fit(module, dm)
     assert len(seen) == 3 and max(seen) <= 1.0 + 1e-4
+
+
+def test_schedule_sets_the_learning_rate_over_the_run(compose_cfg):
+    """schedule=cosine ends the run at lr ~0, onecycle warms up then anneals, constant keeps lr."""
+    import pytorch_lightning as pl
+
+    from aebench.train import build_parts
+
+    lrs = {}
+    for schedule in ("constant", "cosine", "onecycle"):
+        cfg = compose_cfg(*TINY, "model=cnn_small", "lr=0.01", f"schedule={schedule}", out=schedule)
+        dm, _, _, module = build_parts(cfg)
+        seen = []
+
+        class Record(pl.Callback):
+            def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+                seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+        pl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False, limit_val_batches=0, accelerator="cpu",
+                   callbacks=[Record()]).fit(module, dm)
+        lrs[schedule] = seen
+    assert set(lrs["constant"]) == {0.01}
+    assert lrs["cosine"][0] == 0.01 and lrs["cosine"][-1] < 0.002
+    one = lrs["onecycle"]
+    assert one[0] < 0.001 and max(one) > 0.009 and one[-1] < 0.001 and len(one) == len(lrs["cosine"])

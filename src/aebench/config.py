@@ -29,9 +29,9 @@ CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 #: top-level knob -> where it lands in the config (net arguments, then module arguments)
 KNOBS = {"latent": "model.net.latent", "depth": "model.net.depth", "lr": "model.lr",
-         "loss": "model.loss"}
+         "loss": "model.loss", "schedule": "model.schedule"}
 #: what the module uses when neither the model config nor the command line sets it
-MODULE_DEFAULTS = {"lr": 1e-3, "loss": "mse"}
+MODULE_DEFAULTS = {"lr": 1e-3, "loss": "mse", "schedule": "constant"}
 
 
 def options(group: str) -> list[str] | None:
@@ -162,7 +162,7 @@ def apply_knobs(cfg) -> list[str]:
     """Settle the top-level knobs, in place; returns the knobs set that this model ignores.
 
     A knob that is set replaces the model's own value: on the network where it takes it
-    (`latent`, `depth`), on the module always (`lr`, `loss`). A knob left null takes the
+    (`latent`, `depth`), on the module always (`lr`, `loss`, `schedule`). A knob left null takes the
     model's value, so that metrics.json and W&B record what the model really used.
     """
     from omegaconf import OmegaConf, open_dict

@@ -7,6 +7,7 @@ clipped to [0, 1]; sequences get MSE and MAE.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import pytorch_lightning as pl
@@ -27,12 +28,17 @@ LOSSES = {
 }
 
 
+SCHEDULES = ("constant", "cosine", "onecycle")
+
+
 class AutoencoderModule(pl.LightningModule):
     def __init__(self, net: nn.Module, degradation, optimizer=None, loss: str = "mse",
                  lr: float = 1e-3, grad_clip_norm: float | None = None, num_examples: int = 8,
-                 channels_last: bool = False):
+                 channels_last: bool = False, schedule: str = "constant"):
         """`optimizer`: a factory called with the network's parameters and `lr=lr` (None for
-        networks with nothing to train: the classical filters)."""
+        networks with nothing to train: the classical filters). `schedule`: the learning rate
+        over the run's steps: constant; cosine (lr -> 0 by the last step); onecycle (warm-up to lr
+        over the first 30%, then annealed: torch's OneCycleLR)."""
         super().__init__()
         if loss not in LOSSES:
             raise ConfigError(f"loss={loss!r} is not accepted; choose one of: {', '.join(LOSSES)}")
@@ -42,6 +48,9 @@ class AutoencoderModule(pl.LightningModule):
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
             raise ConfigError(f"lr={lr!r} is not accepted: the learning rate must be a number > 0 "
                               "(e.g. lr=1e-3)")
+        if schedule not in SCHEDULES:
+            raise ConfigError(f"model.schedule={schedule!r} is not accepted; choose one of: "
+                              + ", ".join(SCHEDULES))
         self.save_hyperparameters(ignore=["net", "degradation", "optimizer"])
         self.net = net
         # CNNs on the CPU: NHWC weights and inputs (1.39x per cnn_small step here, same values)
@@ -90,7 +99,17 @@ class AutoencoderModule(pl.LightningModule):
         if self.optimizer_factory is None:
             raise ConfigError("this model has nothing to train (a classical filter): it is tuned "
                               "and tested, never fitted")
-        return self.optimizer_factory(self.net.parameters(), lr=self.hparams.lr)
+        opt = self.optimizer_factory(self.net.parameters(), lr=self.hparams.lr)
+        schedule = self.hparams.get("schedule", "constant")
+        if schedule == "constant":
+            return opt
+        total = max(int(self.trainer.estimated_stepping_batches), 1)  # the run's optimizer steps
+        if schedule == "cosine":
+            sched = torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+        else:
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, total_steps=total + 1)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None,
                                     gradient_clip_algorithm=None):

@@ -50,7 +50,7 @@ def vae_loss(out: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch
 class VAEModule(AutoencoderModule):
     def __init__(self, net: nn.Module, degradation, optimizer=None, loss: str = "mse",
                  lr: float = 1e-3, kl_weight: float = 1e-3, grad_clip_norm: float | None = None,
-                 num_examples: int = 8):
+                 num_examples: int = 8, schedule: str = "constant"):
         if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float)) or not (
                 kl_weight >= 0 and kl_weight != float("inf")):
             raise ConfigError(f"model.kl_weight={kl_weight!r} is not accepted: it must be a finite "
@@ -60,7 +60,7 @@ class VAEModule(AutoencoderModule):
                 raise ConfigError(f"model.net={type(net).__name__} has no {name}(): VAEModule "
                                   "needs a variational network such as aebench.models.vae.ConvVAE")
         super().__init__(net, degradation, optimizer, loss=loss, lr=lr, grad_clip_norm=grad_clip_norm,
-                         num_examples=num_examples)
+                         num_examples=num_examples, schedule=schedule)
         self.kl_weight = float(kl_weight)
 
     def training_loss(self, degraded, x):
