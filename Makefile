@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-slow clean-outputs
+.PHONY: install run test test-slow clean-outputs keras-venv
 
 install: $(STAMP)
 
@@ -29,3 +29,12 @@ test-slow: install
 
 clean-outputs:
 	rm -rf outputs/ multirun/*/
+
+# TensorFlow CPU + Keras for benchmarks/keras_compare.py, in a venv of their own (never in .venv)
+KERAS_VENV ?= .venv-keras
+keras-venv: $(KERAS_VENV)/.installed
+
+$(KERAS_VENV)/.installed:
+	test -x $(KERAS_VENV)/bin/python || $(PYTHON) -m venv $(KERAS_VENV)
+	$(KERAS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check tensorflow-cpu==2.21.0 keras==3.15.1
+	touch $@

@@ -26,7 +26,8 @@ import warnings
 import torch
 
 def compose(model: str, batch_size: int | None, n_train: int, n_test: int,
-            data: str = "shapes", data_dir: str | None = None):
+            data: str = "shapes", data_dir: str | None = None, extra: tuple | list = ()):
+    """The model's run config; `extra`: more overrides (keras_compare.py's levers)."""
     from aebench.config import compose as compose_config
 
     over = [f"model={model}", "logger=none", "callbacks=none"]
@@ -37,7 +38,7 @@ def compose(model: str, batch_size: int | None, n_train: int, n_test: int,
                                                            if data_dir else [])
     if batch_size:
         over.append(f"data.batch_size={batch_size}")
-    return compose_config(over, "/tmp/aebench-throughput").cfg
+    return compose_config(over + list(extra), "/tmp/aebench-throughput").cfg
 
 
 def build(cfg):
