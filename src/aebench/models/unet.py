@@ -25,6 +25,8 @@ def _double_conv(cin: int, cout: int) -> nn.Sequential:
 
 
 class UNet(nn.Module):
+    model_name = "unet"  # the config name the shape errors give (subclasses set their own)
+
     def __init__(self, input_shape, bounded: bool = True, latent: int = 128, depth: int = 2,
                  base_channels: int = 32, out_activation: str = "identity"):
         super().__init__()
@@ -32,7 +34,7 @@ class UNet(nn.Module):
         latent = positive_int("latent", latent)
         depth = positive_int("depth", depth)
         base = positive_int("model.net.base_channels", base_channels)
-        c, h, w = image_shape("unet", self.input_shape, depth, depth_sets_it=True)
+        c, h, w = image_shape(self.model_name, self.input_shape, depth, depth_sets_it=True)
         widths = [base * 2**i for i in range(depth)] + [latent]  # channels at levels 0..depth
         self.inc = _double_conv(c, widths[0])
         self.pool = nn.MaxPool2d(2)
