@@ -59,6 +59,8 @@ def main(argv=None) -> int:
     p.add_argument("--latent-models", default="lstm,gru,cnn_bn,vae")
     p.add_argument("--latents", default="32,128,512,2048")
     p.add_argument("--latent-epochs", type=int, default=1)
+    p.add_argument("--latent-fraction", type=float, default=1.0,
+                   help="fraction of each epoch's training batches in the latent runs")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args = p.parse_args(argv)
     parts = args.parts.split(",")
@@ -125,7 +127,8 @@ def main(argv=None) -> int:
         for latent in args.latents.split(","):
             for model in args.latent_models.split(","):
                 train(out / "latent" / f"{model}_l{latent}", f"model={model} latent={latent} "
-                      f"data=cifar10 blur=1.0 trainer.max_epochs={args.latent_epochs}")
+                      f"data=cifar10 blur=1.0 trainer.max_epochs={args.latent_epochs} "
+                      f"trainer.limit_train_batches={args.latent_fraction:g}")
     if "report" in parts:
         grid = " ".join(str(out / d) for d in ("filters", "ports", "unet", "blind", "attention")
                         if args.dry_run or (out / d).is_dir())
