@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         arrays.update(train_x=as_uint8(dm.train_x.float() / 255),
                       train_in=degrade(deg, dm.train_x, "train"))
     print(f"data: CIFAR-10 from {args.data_dir}: {len(dm.train_x):,} train / {len(dm.test_x):,} "
-          f"test images, {deg.describe()} sigma {deg.sigma:g} (Keras: pre-blurred, the same "
+          f"test images, degradation {deg.describe()} (Keras: pre-blurred, the same "
           f"pixels; aebench: per batch)")
     del dm
 
