@@ -93,6 +93,9 @@ def test_every_model_takes_images_or_sequences(model, tmp_path):
     pytest.fail(f"model={model} runs neither on images (data=shapes) nor on sequences (data=sine)")
 
 
+# the Keras notebooks' recurrent models: their presets are faithful ports (issue 15)
+KERAS_RECURRENT_PORTS = ("cifar10_lstm_seq_blur", "cifar10_lstm_blur", "cifar10_rnn_blur",
+                         "mnist_lstm_stack_recon")
 GROUPS = ["degradation", "data", "optimizer", "logger", "callbacks", "analysis", "trainer",
           "experiment", "hparams_search"]
 CHOICES = [(g, o) for g in GROUPS for o in options(g)]
@@ -135,8 +138,14 @@ def test_every_config_of_every_group_composes_and_builds(group, option, data_roo
         else:
             assert build(node, logger=False, enable_progress_bar=False) is not None
     elif group == "experiment":
-        dm, _deg, net, _module = build_parts(cfg)
+        dm, _deg, net, module = build_parts(cfg)
         assert net.code_size > 0
+        if option in KERAS_RECURRENT_PORTS:  # as Keras built them: linear output, no clipping,
+            assert isinstance(net.out, torch.nn.Identity) and module.hparams.grad_clip_norm is None
+            lstms = [m for m in net.modules() if isinstance(m, torch.nn.LSTM)]
+            for lstm in lstms:  # Keras' unit forget bias (PyTorch's gate order: i, f, g, o)
+                h = lstm.hidden_size
+                assert torch.all(lstm.bias_ih_l0[h:2 * h] == 1) and torch.all(lstm.bias_hh_l0 == 0)
     else:  # an Optuna search: its study and parameters live in Hydra's part of the config
         from hydra import compose as hydra_compose
         from hydra import initialize_config_dir
