@@ -117,3 +117,13 @@ def test_schedule_sets_the_learning_rate_over_the_run(compose_cfg):
     assert lrs["cosine"][0] == 0.01 and lrs["cosine"][-1] < 0.002
     one = lrs["onecycle"]
     assert one[0] < 0.001 and max(one) > 0.009 and one[-1] < 0.001 and len(one) == len(lrs["cosine"])
+
+
+def test_precision_auto_is_bf16_only_on_a_cpu_with_native_bf16(train_run):
+    from aebench.train import auto_precision
+
+    metrics = train_run(*TINY, "trainer.precision=auto")
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert metrics["precision"] == ("bf16-mixed" if native else "32-true")
+    assert 0 < metrics["test_psnr"] < 100
+    assert auto_precision("gpu") == "32-true"  # a GPU keeps fp32 unless asked
