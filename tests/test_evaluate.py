@@ -38,6 +38,23 @@ def test_blur_2_gives_the_baselines_of_a_fresh_run_at_blur_2(tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in trained.iterdir() if p.name in before} == before
 
 
+def test_scored_at_its_own_blur_a_run_repeats_its_test_score_at_its_precision(tmp_path):
+    """Even when its preset has changed since (here: to bf16-mixed), a run is evaluated at the
+    precision it ran at, so that its own degradation gives back its own test score."""
+    import shutil
+
+    from aebench.evaluate import evaluate_run
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run("cnn"), run_dir, ignore=shutil.ignore_patterns("eval-*"))
+    own = json.loads((run_dir / "metrics.json").read_text())
+    changed = {**own, "overrides": [*own["overrides"], "trainer.precision=bf16-mixed"]}
+    (run_dir / "metrics.json").write_text(json.dumps(changed))  # what the run is recomposed from
+    ev = evaluate_run(run_dir, [])
+    assert ev["precision"] == own["precision"] == "32-true"
+    assert ev["test_psnr"] == pytest.approx(own["test_psnr"], abs=1e-5)
+
+
 def test_sweep_of_evaluations_writes_a_leaderboard(capsys):
     trained = trained_run("wiener")
     tuned = json.loads((trained / "metrics.json").read_text())["tuned"]

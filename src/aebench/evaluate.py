@@ -46,6 +46,22 @@ TRAINING_KEYS = ("train_seconds", "train_images_per_second", "epochs", "global_s
                  "best_checkpoint", "best_val_loss")
 
 
+def trained_precision(run, own) -> str:
+    """The precision the run ran at (metrics.json; else its saved config), so that scoring it at
+    its own degradation repeats its test score: a preset at trainer.precision=auto may resolve
+    differently today, and bf16 inference of fp32 weights moves PSNR by ~0.05 dB."""
+    if run.metrics.get("precision"):
+        return str(run.metrics["precision"])
+    saved = run.run_dir / ".hydra" / "config.yaml"
+    if saved.is_file():
+        import yaml
+
+        precision = ((yaml.safe_load(saved.read_text()) or {}).get("trainer") or {}).get("precision")
+        if precision is not None:
+            return str(precision)
+    return str(own.trainer.get("precision", "32-true"))
+
+
 def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
@@ -106,6 +122,8 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
         cfg.model = model_node
         for knob in ("latent", "depth", "lr", "loss"):
             cfg[knob] = own.get(knob)
+        if not any(_key(o) == "trainer.precision" for o in extra):  # else the user's choice
+            cfg.trainer.precision = trained_precision(run, own)
     check_top_level(cfg)
     check_accelerator(cfg)
     import pytorch_lightning as pl
@@ -164,7 +182,8 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
         **{k: run.metrics.get(k) for k in TRAINING_KEYS},
         degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
         blur=plain(cfg.blur), seed=cfg.seed, overrides=composed.overrides, output_dir=str(out),
-        device=str(trainer.strategy.root_device), tuned=run.metrics.get("tuned"),
+        device=str(trainer.strategy.root_device), precision=str(trainer.precision),
+        tuned=run.metrics.get("tuned"),
         model=names.get("model"), data=names.get("data"), degradation=names.get("degradation"),
         evaluated_run=str(run.run_dir), checkpoint=str(checkpoint) if checkpoint else None,
         eval_overrides=extra, eval_seconds=round(time.perf_counter() - start, 2),
