@@ -167,7 +167,8 @@ def load_trial(folder: Path) -> dict:
     # What a pivot row or a plot line is: the model, or for an evaluation of a trained run under
     # another degradation, the model and what it was trained on ("unet (trained: blur 1, 8-bit)").
     trained = (trial.get("trained_with") or {}).get("degradation_detail")
-    trial["row"] = f"{trial.get('model')} (trained: {trained})" if trained else trial.get("model")
+    how = "tuned" if trial.get("tuned") else "trained"  # a filter is tuned at a blur, not trained
+    trial["row"] = f"{trial.get('model')} ({how}: {trained})" if trained else trial.get("model")
     return trial
 
 
