@@ -52,7 +52,7 @@ def test_default_job_trains_tests_and_leaves_results(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("data,extra", [
-    ("cifar10", ["model=lstm"]),
+    ("cifar10", ["model=lstm", "blur=[0.5,2.0]"]),  # a blind model: a range in the model card
     ("mnist", ["model=cnn", "degradation=none", "depth=2"]),
     ("folder", ["model=rnn", "data.channels=1", "data.size=16", "blur=0.5"]),
 ])
@@ -74,6 +74,8 @@ def test_each_image_data_set_runs_end_to_end(run_cli, tmp_path, data, extra):
         assert m["baseline"] == "pca392" and m["item_shape"] == [1, 28, 28]  # code 8 x 7 x 7
     if data == "folder":
         assert m["item_shape"] == [1, 16, 16]
+    if data == "cifar10":
+        assert m["blur"] == [0.5, 2.0] and "blur 0.5-2" in (tmp_path / "out" / "README.md").read_text()
 
 
 @pytest.mark.parametrize("data", ["sine", "sine_report"])

@@ -132,8 +132,9 @@ def write_model_card(metrics: dict, out_dir: Path) -> Path:
                 noise = float(part.split()[-1])
             except ValueError:
                 pass
-    known = CLASSICAL_CIFAR10.get((m.get("blur"), noise)) if m.get("data") == "cifar10" and \
-        m.get("degradation") == "blur" else None
+    blur = m.get("blur")  # a number, or a range [lo, hi] (a blind model: no one filter to cite)
+    known = CLASSICAL_CIFAR10.get((blur, noise)) if m.get("data") == "cifar10" and \
+        m.get("degradation") == "blur" and isinstance(blur, (int, float)) else None
     for name, (psnr, ssim) in (known or {}).items():
         lines.append(f"| {name} (reference, docs/results.md) | {psnr:.2f} dB | {ssim:.3f} |"
                      + " |" * (len(keys) - 2))
