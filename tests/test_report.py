@@ -142,3 +142,28 @@ def test_pivot_shows_a_blur_range_and_evaluations_as_their_own_rows(tmp_path):
     assert [t.split("**")[0] for t in tables[1:]] == ["8-bit", "noise 0.01, 8-bit"]
     assert "| unet (trained: blur 0.5-2, 8-bit) | 24.00 |" in tables[2]
     assert "0.5-2" in (tmp_path / "g" / "leaderboard.md").read_text()
+
+
+def test_blur_plot_keeps_noise_levels_apart_and_labels_lines_by_model(tmp_path):
+    """A grid with and without noise: one panel per noise level, never a line averaging a clean
+    and a noisy score; a model's own defaults (latent, depth) do not split or label its line."""
+    from aebench.report import collect_trials, plot_panels
+
+    for model, latent in (("unet", 128), ("wiener", None)):
+        for noise in (0.0, 0.01):
+            for blur in (1.0, 2.0):
+                detail = f"blur {blur:g}" + (", noise 0.01" if noise else "") + ", 8-bit"
+                _trial(tmp_path / f"{model}_{blur}_{noise}", [f"model={model}", f"blur={blur}"], {
+                    "model": model, "latent": latent, "depth": 2 if latent else None,
+                    "blur": blur, "data": "cifar10", "degradation": "blur",
+                    "degradation_detail": detail, "baseline": "input",
+                    "test_psnr": 30.0 + blur - 10 * noise + (latent is None),
+                    "baseline_psnr": 25.0 - blur})
+    panels = plot_panels([t for t in collect_trials([tmp_path]) if t["status"] == "ok"], "blur")
+    assert [p[0] for p in panels] == ["cifar10: 8-bit", "cifar10: noise 0.01, 8-bit"]
+    for setting, series, _, others in panels:
+        assert others == [] and sorted(r for r, _ in series) == ["unet", "wiener"]
+        unet = sorted((t["blur"], t["test_psnr"]) for t in series[("unet", ())])
+        noisy = "noise" in setting
+        assert unet == [(1.0, 31.0 - 0.1 * noisy), (2.0, 32.0 - 0.1 * noisy)]
+    assert write_leaderboard(tmp_path)["plots"][0].name == "psnr_vs_blur.png"

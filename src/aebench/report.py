@@ -277,11 +277,53 @@ def _mean_by_x(points) -> tuple[list, list]:
     return xs, [sum(by_x[x]) / len(by_x[x]) for x in xs]
 
 
+def _setting(t: dict, key: str) -> str:
+    """What the trials of one pivot table or plot panel share besides `key`: the data and the
+    degradation, less `key`'s own part ("blur 1, noise 0.01, 8-bit" -> "noise 0.01, 8-bit")."""
+    detail = str(t.get("degradation_detail") or "")
+    if key == "blur":
+        detail = re.sub(r"^blur [^,]*(, )?", "", detail)
+    return f"{t.get('data')}: {detail or 'no degradation'}"
+
+
+def plot_panels(ok: list[dict], knob: str) -> list[tuple]:
+    """What `plot_knob` draws: [(setting, {(row, other knob values): [trial, ...]}, ranged
+    trials, other knob names)], one entry per panel (see `plot_knob`)."""
+    if knob == "blur":  # a plain reconstruction has a top-level blur too, but no blur applied
+        ok = [t for t in ok if str(t.get("degradation_detail") or "blur").startswith("blur")]
+    panels: dict[str, list] = {}
+    for t in ok:
+        panels.setdefault(_setting(t, knob), []).append(t)
+
+    drawn = []
+    for setting, ts in sorted(panels.items()):
+        points = [t for t in ts if not isinstance(t[knob], Range)]
+        by_row: dict[str, list] = {}
+        for t in points:
+            by_row.setdefault(_row(t), []).append(t)
+        others = [k for k in KNOBS if k != knob
+                  and any(len({str(t.get(k)) for t in rs}) > 1 for rs in by_row.values())]
+        series: dict[tuple, list] = {}
+        for t in points:
+            series.setdefault((_row(t), tuple(t.get(k) for k in others)), []).append(t)
+        series = {k: ts for k, ts in series.items() if len({t[knob] for t in ts}) > 1}
+        if series:
+            drawn.append((setting, series, [t for t in ts if isinstance(t[knob], Range)], others))
+    return drawn
+
+
+def _row(t: dict) -> str:
+    return str(t.get("row") or t.get("model"))
+
+
 def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
     """Test PSNR (or MSE) against `knob` for the ok trials, with the baselines dashed.
 
-    One line per model and combination of the other knobs that vary (data and degradation
-    included, when several are in the sweep). Returns None when `knob` takes fewer than 2 values.
+    One panel per data and degradation (less `knob`: blur with and without noise are two
+    panels, never averaged together); in a panel one line per pivot row (the model, or a
+    trained run evaluated elsewhere) and per value of the other knobs that vary within that row,
+    for the rows run at two values of `knob` or more; repeated points (seeds) are averaged. A
+    run on a range of `knob` is a bar over the range. None when no row has two values of it.
     """
     import matplotlib
 
@@ -293,75 +335,64 @@ def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
     if not any(t.get(metric) is not None for t in ok):
         metric, base_metric, name, ylabel = "test_mse", "baseline_mse", "mse", "test MSE"
     ok = [t for t in ok if t.get(metric) is not None]
-    ranged = [t for t in ok if isinstance(t[knob], Range)]  # drawn as a segment over the range
-    ok = [t for t in ok if not isinstance(t[knob], Range)]
-    if len({t[knob] for t in ok}) < 2:
-        return None
+    drawn = plot_panels(ok, knob)
+    if not drawn:
+        return None  # no row was run at two values of it (lstm at 128, cnn at 32: no line)
 
-    # The other things that vary among these trials tell the lines apart.
-    others = [k for k in ("data", "degradation") + KNOBS
-              if k != knob and len({str(t.get(k)) for t in ok}) > 1]
-    series, baselines = {}, {}
-    for t in ok:
-        rest = tuple(t.get(k) for k in others)
-        series.setdefault((str(t.get("row") or t.get("model")), rest), []).append((t[knob], t[metric]))
-        if t.get(base_metric) is not None:
-            key = (_baseline_label(t.get("baseline")), rest)
-            baselines.setdefault(key, {}).setdefault(str(t.get("model")), []).append(
-                (t[knob], t[base_metric]))
-
-    if not any(len({x for x, _ in points}) > 1 for points in series.values()):
-        return None  # no model was run at two values of it (lstm at 128, cnn at 32: no line)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for i, ((model, rest), points) in enumerate(sorted(series.items(), key=str)):
-        xs, ys = _mean_by_x(points)
-        ax.plot(xs, ys, "o-", color=f"C{i % 10}", label=_label(model, others, rest))
-    lines = {}  # dashed baseline lines: (label, xs, ys) -> the `rest` values it stands for
-    for (label, rest), by_model in sorted(baselines.items(), key=str):
-        # A baseline that differs between models at the same x (PCA of each model's code size)
-        # gets one line per model; otherwise one line for all of them.
-        merged = [p for points in by_model.values() for p in points]
-        same = all(len({round(y, 9) for x2, y in merged if x2 == x}) == 1 for x, _ in merged)
-        for model, points in sorted(({"": merged} if same else by_model).items()):
-            xs, ys = _mean_by_x(points)
-            head = f"{label} ({model})" if model else label
-            lines.setdefault((head, tuple(xs), tuple(round(y, 9) for y in ys)), []).append(rest)
-    for (head, xs, ys), rests in lines.items():
-        # Identical lines (the input baseline does not depend on depth, say) are drawn once,
-        # labelled with only the knobs they share.
-        shared = [(k, vals.pop()) for k, vals in
-                  ((k, {r[i] for r in rests}) for i, k in enumerate(others)) if len(vals) == 1]
-        ax.plot(xs, ys, "--", color="0.55", marker=".",
-                label=_label(head, [k for k, _ in shared], [v for _, v in shared]))
-
-    for i, t in enumerate(sorted(ranged, key=lambda t: (str(t.get("model")), t[knob]))):
-        lo, hi = t[knob][0], t[knob][-1]
-        ax.hlines(t[metric], lo, hi, colors=f"C{(len(series) + i) % 10}", linewidth=3, alpha=0.7,
-                  label=f"{t.get('row') or t.get('model')}, {knob} {t[knob]} (a draw per test item)")
-        if t.get(base_metric) is not None:
-            ax.hlines(t[base_metric], lo, hi, colors="0.55", linestyles=":", linewidth=2,
-                      label=f"{_baseline_label(t.get('baseline'))}, {knob} {t[knob]}")
-
-    xs = sorted({t[knob] for t in ok})
-    if knob == "latent":
-        ax.set_xscale("log", base=2)
-    ax.set_xticks(xs)
-    ax.set_xticklabels([format(x, "g") for x in xs])
-    ax.minorticks_off()
-    ax.set_xlabel(knob)
-    ax.set_ylabel(ylabel)
-    details = sorted({str(t.get("degradation_detail")) for t in ok})
-    if len(details) > 1:  # "blur 1, 8-bit" and "blur 2, 8-bit": say "blur"
-        details = sorted({str(t.get("degradation")) for t in ok})
-    datas = sorted({str(t.get("data")) for t in ok})
-    ax.set_title(f"{', '.join(datas)} / {', '.join(details)}", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    heights = [max(3.5, 0.17 * (len(series) + 3) + 1) for _, series, _, _ in drawn]
+    fig, axes = plt.subplots(len(drawn), 1, figsize=(10, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (setting, series, ranged, others) in zip(axes[:, 0], drawn):
+        colour = 0
+        for (r, rest), ts in sorted(series.items(), key=lambda kv: str(kv[0])):
+            xs, ys = _mean_by_x([(t[knob], t[metric]) for t in ts])
+            ax.plot(xs, ys, "o-", color=plt.cm.tab20(colour % 20), label=_label(r, others, rest))
+            colour += 1
+        # The baseline: one dashed line where every row had the same one at each x (the degraded
+        # input), else one per model (PCA with each model's code size).
+        base = [t for ts in series.values() for t in ts if t.get(base_metric) is not None]
+        if base:
+            label = " / ".join(sorted({_baseline_label(t.get("baseline")) for t in base}))
+            same = all(max(v) - min(v) < 1e-4 for v in _values_by_x(base, knob, base_metric))
+            groups = {"": base} if same else {}
+            if not same:
+                for t in base:
+                    groups.setdefault(str(t.get("model")), []).append(t)
+            for model, ts in sorted(groups.items()):
+                xs, ys = _mean_by_x([(t[knob], t[base_metric]) for t in ts])
+                ax.plot(xs, ys, "--", color="0.45", marker=".",
+                        label=f"{label} ({model})" if model else label)
+        for t in sorted(ranged, key=lambda t: (_row(t), str(t[knob]))):
+            lo, hi = t[knob][0], t[knob][-1]
+            ax.hlines(t[metric], lo, hi, colors=[plt.cm.tab20(colour % 20)], linewidth=3, alpha=0.7,
+                      label=f"{_row(t)}, {knob} {t[knob]} (a draw per test item)")
+            colour += 1
+            if t.get(base_metric) is not None:
+                ax.hlines(t[base_metric], lo, hi, colors="0.45", linestyles=":", linewidth=2,
+                          label=f"{_baseline_label(t.get('baseline'))}, {knob} {t[knob]}")
+        xs = sorted({t[knob] for s in series.values() for t in s})
+        if knob == "latent":
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(xs)
+        ax.set_xticklabels([format(x, "g") for x in xs])
+        ax.minorticks_off()
+        ax.set_xlabel(knob)
+        ax.set_ylabel(ylabel)
+        ax.set_title(setting, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     path = Path(out_dir) / f"{name}_vs_{knob}.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _values_by_x(trials: list[dict], knob: str, key: str) -> list[list]:
+    by_x: dict = {}
+    for t in trials:
+        by_x.setdefault(t[knob], []).append(t[key])
+    return list(by_x.values())
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -449,10 +480,7 @@ def pivot(trials: list[dict], key: str, metric: str = "test_psnr") -> str:
         ok = [t for t in ok if str(t.get("degradation_detail") or "blur").startswith("blur")]
     groups: dict[str, list] = {}
     for t in ok:
-        detail = str(t.get("degradation_detail") or "")
-        if key == "blur":  # "blur 1, noise 0.01, 8-bit" -> "noise 0.01, 8-bit"
-            detail = re.sub(r"^blur [^,]*(, )?", "", detail)
-        groups.setdefault(f"{t.get('data')}: {detail or 'no degradation'}", []).append(t)
+        groups.setdefault(_setting(t, key), []).append(t)
     if len(groups) == 1:
         return _pivot_table(ok, key, metric)
     return "\n\n".join(f"**{g}**\n\n" + _pivot_table(ts, key, metric)
@@ -470,8 +498,8 @@ def _pivot_table(ok: list[dict], key: str, metric: str) -> str:
         cell = (t.get("row") or t.get("model"), t[key])
         if cell not in best or (t[metric] > best[cell][metric]) == higher:
             best[cell] = t
-    models = sorted({m for m, _ in best}, key=lambda m: -max(
-        (best[(m, c)][metric] * (1 if higher else -1) for c in columns if (m, c) in best)))
+    models = sorted({m for m, _ in best}, key=lambda m: (-max(
+        best[(m, c)][metric] * (1 if higher else -1) for c in columns if (m, c) in best), m))
     lines = [f"| {metric} | " + " | ".join(f"{key}={c:g}" if isinstance(c, float) else f"{key}={c}"
                                             for c in columns) + " |",
              "| --- |" + " ---: |" * len(columns)]
