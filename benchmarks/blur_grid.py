@@ -69,6 +69,9 @@ def main(argv=None) -> int:
                    help="fraction of each epoch's training batches in the latent runs")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args = p.parse_args(argv)
+    if not 0 < args.latent_fraction <= 1:  # Lightning reads an int as a number of batches
+        p.error(f"--latent-fraction {args.latent_fraction:g} is not accepted: a fraction of each "
+                f"epoch's batches, in (0, 1]")
     parts = args.parts.split(",")
     unknown = [x for x in parts if x not in PARTS]
     if unknown:
@@ -135,7 +138,7 @@ def main(argv=None) -> int:
             for model in args.latent_models.split(","):
                 train(out / "latent" / f"{model}_l{latent}", f"model={model} latent={latent} "
                       f"data=cifar10 blur=1.0 trainer.max_epochs={args.latent_epochs} "
-                      f"trainer.limit_train_batches={args.latent_fraction:g}")
+                      f"trainer.limit_train_batches={float(args.latent_fraction)!r}")
     if "report" in parts:
         grid = " ".join(str(out / d) for d in ("filters", "ports", "unet", "blind", "attention")
                         if args.dry_run or (out / d).is_dir())
