@@ -312,6 +312,11 @@ def plot_panels(ok: list[dict], knob: str) -> list[tuple]:
     return drawn
 
 
+def _colour(plt, i: int):
+    """Ten distinct colours, then the ten lighter shades of tab20 (a grid has ~15 lines)."""
+    return plt.cm.tab10(i % 10) if i < 10 else plt.cm.tab20((2 * (i - 10) + 1) % 20)
+
+
 def _row(t: dict) -> str:
     return str(t.get("row") or t.get("model"))
 
@@ -346,7 +351,7 @@ def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
         colour = 0
         for (r, rest), ts in sorted(series.items(), key=lambda kv: str(kv[0])):
             xs, ys = _mean_by_x([(t[knob], t[metric]) for t in ts])
-            ax.plot(xs, ys, "o-", color=plt.cm.tab20(colour % 20), label=_label(r, others, rest))
+            ax.plot(xs, ys, "o-", color=_colour(plt, colour), label=_label(r, others, rest))
             colour += 1
         # The baseline: one dashed line where every row had the same one at each x (the degraded
         # input), else one per model (PCA with each model's code size).
@@ -364,7 +369,7 @@ def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
                         label=f"{label} ({model})" if model else label)
         for t in sorted(ranged, key=lambda t: (_row(t), str(t[knob]))):
             lo, hi = t[knob][0], t[knob][-1]
-            ax.hlines(t[metric], lo, hi, colors=[plt.cm.tab20(colour % 20)], linewidth=3, alpha=0.7,
+            ax.hlines(t[metric], lo, hi, colors=[_colour(plt, colour)], linewidth=3, alpha=0.7,
                       label=f"{_row(t)}, {knob} {t[knob]} (a draw per test item)")
             colour += 1
             if t.get(base_metric) is not None:
