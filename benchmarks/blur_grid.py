@@ -138,7 +138,7 @@ def main(argv=None) -> int:
             for model in args.latent_models.split(","):
                 train(out / "latent" / f"{model}_l{latent}", f"model={model} latent={latent} "
                       f"data=cifar10 blur=1.0 trainer.max_epochs={args.latent_epochs} "
-                      f"trainer.limit_train_batches={float(args.latent_fraction)!r}")
+                      f"trainer.limit_train_batches={args.latent_fraction!r}")
     if "report" in parts:
         grid = " ".join(str(out / d) for d in ("filters", "ports", "unet", "blind", "attention")
                         if args.dry_run or (out / d).is_dir())

@@ -268,35 +268,42 @@ def _label(head: str, keys: tuple, values: tuple) -> str:
     return ", ".join([head] + [f"{k}={v}" for k, v in zip(keys, values)])
 
 
-def _mean_by_x(points) -> tuple[list, list]:
-    """[(x, y), ...] -> xs, ys sorted by x, repeated x averaged."""
-    by_x = {}
+def _by_x(points) -> dict:
+    """[(x, y), ...] -> {x: [y, ...]}."""
+    by_x: dict = {}
     for x, y in points:
         by_x.setdefault(x, []).append(y)
+    return by_x
+
+
+def _mean_by_x(points) -> tuple[list, list]:
+    """[(x, y), ...] -> xs, ys sorted by x, repeated x averaged."""
+    by_x = _by_x(points)
     xs = sorted(by_x)
     return xs, [sum(by_x[x]) / len(by_x[x]) for x in xs]
 
 
-def _setting(t: dict, key: str) -> str:
-    """What the trials of one pivot table or plot panel share besides `key`: the data and the
-    degradation, less `key`'s own part ("blur 1, noise 0.01, 8-bit" -> "noise 0.01, 8-bit")."""
-    detail = str(t.get("degradation_detail") or "")
-    if key == "blur":
-        detail = re.sub(r"^blur [^,]*(, )?", "", detail)
-    return f"{t.get('data')}: {detail or 'no degradation'}"
+def _by_setting(trials: list[dict], key: str) -> dict[str, list]:
+    """The trials grouped by what one pivot table or plot panel shares besides `key`: the data
+    and the degradation, less `key`'s own part ("blur 1, noise 0.01, 8-bit" -> "noise 0.01,
+    8-bit"). For key=blur, plain reconstructions are left out (they have a top-level blur too,
+    but no blur applied)."""
+    groups: dict[str, list] = {}
+    for t in trials:
+        detail = str(t.get("degradation_detail") or "")
+        if key == "blur":
+            if not (detail or "blur").startswith("blur"):
+                continue
+            detail = re.sub(r"^blur [^,]*(, )?", "", detail)
+        groups.setdefault(f"{t.get('data')}: {detail or 'no degradation'}", []).append(t)
+    return groups
 
 
 def plot_panels(ok: list[dict], knob: str) -> list[tuple]:
     """What `plot_knob` draws: [(setting, {(row, other knob values): [trial, ...]}, ranged
     trials, other knob names)], one entry per panel (see `plot_knob`)."""
-    if knob == "blur":  # a plain reconstruction has a top-level blur too, but no blur applied
-        ok = [t for t in ok if str(t.get("degradation_detail") or "blur").startswith("blur")]
-    panels: dict[str, list] = {}
-    for t in ok:
-        panels.setdefault(_setting(t, knob), []).append(t)
-
     drawn = []
-    for setting, ts in sorted(panels.items()):
+    for setting, ts in sorted(_by_setting(ok, knob).items()):
         points = [t for t in ts if not isinstance(t[knob], Range)]
         by_row: dict[str, list] = {}
         for t in points:
@@ -358,11 +365,11 @@ def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
         base = [t for ts in series.values() for t in ts if t.get(base_metric) is not None]
         if base:
             label = " / ".join(sorted({_baseline_label(t.get("baseline")) for t in base}))
-            same = all(max(v) - min(v) < 1e-4 for v in _values_by_x(base, knob, base_metric))
-            groups = {"": base} if same else {}
-            if not same:
-                for t in base:
-                    groups.setdefault(str(t.get("model")), []).append(t)
+            same = all(max(v) - min(v) < 1e-4
+                       for v in _by_x((t[knob], t[base_metric]) for t in base).values())
+            groups: dict[str, list] = {}
+            for t in base:
+                groups.setdefault("" if same else str(t.get("model")), []).append(t)
             for model, ts in sorted(groups.items()):
                 xs, ys = _mean_by_x([(t[knob], t[base_metric]) for t in ts])
                 ax.plot(xs, ys, "--", color="0.45", marker=".",
@@ -391,13 +398,6 @@ def plot_knob(trials: list[dict], knob: str, out_dir: Path) -> Path | None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def _values_by_x(trials: list[dict], knob: str, key: str) -> list[list]:
-    by_x: dict = {}
-    for t in trials:
-        by_x.setdefault(t[knob], []).append(t[key])
-    return list(by_x.values())
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -479,15 +479,11 @@ def pivot(trials: list[dict], key: str, metric: str = "test_psnr") -> str:
     `key` (blur with and without noise) get one table each, headed by what they share."""
     ok = [t for t in trials if t.get("status") == "ok" and t.get(key) is not None
           and isinstance(t.get(metric), (int, float))]
-    if not ok:
+    groups = _by_setting(ok, key)
+    if not groups:
         return f"(no finished trial has both {key} and {metric})"
-    if key == "blur":  # a plain reconstruction has a top-level blur too, but no blur applied
-        ok = [t for t in ok if str(t.get("degradation_detail") or "blur").startswith("blur")]
-    groups: dict[str, list] = {}
-    for t in ok:
-        groups.setdefault(_setting(t, key), []).append(t)
     if len(groups) == 1:
-        return _pivot_table(ok, key, metric)
+        return _pivot_table(next(iter(groups.values())), key, metric)
     return "\n\n".join(f"**{g}**\n\n" + _pivot_table(ts, key, metric)
                          for g, ts in sorted(groups.items()))
 
@@ -500,7 +496,7 @@ def _pivot_table(ok: list[dict], key: str, metric: str) -> str:
     base_key = metric.replace("test_", "baseline_", 1)
     best: dict[tuple, dict] = {}
     for t in ok:
-        cell = (t.get("row") or t.get("model"), t[key])
+        cell = (_row(t), t[key])
         if cell not in best or (t[metric] > best[cell][metric]) == higher:
             best[cell] = t
     models = sorted({m for m, _ in best}, key=lambda m: (-max(
