@@ -45,6 +45,28 @@ def test_channels_last_cnn_gives_the_same_outputs_and_gradients():
     assert torch.allclose(outs[0][1], outs[1][1], atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cnn_small_pooling_before_relu_is_the_published_order_bit_for_bit(dtype):
+    from torch import nn
+
+    from aebench.models.cnn_small import SmallConvAutoencoder
+
+    torch.manual_seed(0)
+    net = SmallConvAutoencoder(input_shape=(3, 32, 32), latent=8).to(dtype)
+    keras = copy.deepcopy(net)  # Conv -> ReLU -> MaxPool, as the notebook builds it
+    e = keras.encoder
+    keras.encoder = nn.Sequential(e[0], nn.ReLU(), e[1], *e[3:])
+    assert isinstance(net.encoder[1], nn.MaxPool2d) and isinstance(net.encoder[2], nn.ReLU)
+    x = torch.rand(16, 3, 32, 32, dtype=dtype)
+    x[:, :, :4] = 0  # flat regions: ties in the pooling windows
+    grads = []
+    for model in (net, keras):
+        out = model(x)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=dtype).view_as(out)).sum().backward()
+        grads.append((out.detach(), *(p.grad for p in model.parameters())))
+    assert all(torch.equal(a, b) for a, b in zip(*grads))
+
+
 @pytest.mark.parametrize("every", [1, 3])
 def test_nan_loss_names_its_first_step_however_seldom_it_is_read(compose_cfg, every):
     # on a GPU the loss is read every log_every_n_steps steps (no host sync per step); the step
