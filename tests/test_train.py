@@ -127,3 +127,39 @@ def test_precision_auto_is_bf16_only_on_a_cpu_with_native_bf16(train_run):
     assert metrics["precision"] == ("bf16-mixed" if native else "32-true")
     assert 0 < metrics["test_psnr"] < 100
     assert auto_precision("gpu") == "32-true"  # a GPU keeps fp32 unless asked
+
+
+def test_training_losses_logged_are_each_steps_loss_and_the_epochs_mean(compose_cfg, tmp_path):
+    """train/loss_step, written every log_every_n_steps steps, is that step's loss;
+    train/loss_epoch is the mean over the epoch's items (what the loss curve and W&B show)."""
+    import csv
+
+    import pytorch_lightning as pl
+
+    from aebench.train import build_parts
+
+    dm, _deg, _net, module = build_parts(compose_cfg(*FAST, *FAST_SHAPES, "data.num_train=88"))
+    losses = []  # (global step, epoch, loss, batch size)
+
+    class Record(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            losses.append((trainer.global_step - 1, trainer.current_epoch,
+                           float(outputs["loss"]), len(batch[0])))
+
+    trainer = pl.Trainer(max_epochs=2, log_every_n_steps=3, limit_val_batches=0,
+                         logger=pl.loggers.CSVLogger(tmp_path, name="csv"), callbacks=[Record()],
+                         enable_checkpointing=False, enable_progress_bar=False)
+    trainer.fit(module, datamodule=dm)
+    rows = list(csv.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")))
+    logged = {int(r["step"]): float(r["train/loss_step"]) for r in rows if r["train/loss_step"]}
+    assert sorted({n for *_, n in losses}) == [6, 16]  # 70 training items: 4 x 16 + 6 an epoch
+    assert set(logged) == {s for s, *_ in losses if (s + 1) % 3 == 0} == {2, 5, 8}
+    for step, _epoch, loss, _n in losses:
+        if step in logged:
+            assert abs(logged[step] - loss) < 1e-6
+    epochs = [float(r["train/loss_epoch"]) for r in rows if r["train/loss_epoch"]]
+    for e in (0, 1):
+        items = [(loss, n) for _s, ep, loss, n in losses if ep == e]
+        assert abs(epochs[e] - sum(v * n for v, n in items) / sum(n for _, n in items)) < 1e-6
+    assert abs(module.history[1]["train/loss_epoch"] - epochs[1]) < 1e-6
+    assert float(trainer.callback_metrics["train/loss_step"]) == losses[-1][2]  # progress bar
