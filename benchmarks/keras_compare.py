@@ -24,8 +24,9 @@ benchmarks/keras_worker.py; aebench's real path = compose, build_parts, trainer.
 throughput.aebench_steps; aebench with each lever; the bare PyTorch loop of
 throughput.bare_steps) runs `--steps` steps after 3 warm-up steps, once untimed, then in
 `--rounds` rounds whose order rotates; printed: the median ms/step, images/s, Keras / side (>1:
-faster than Keras) and side / bare loop (aebench's overhead; goal <= 1.10). Ratios are only
-comparable within one run: this machine's speed moves by up to 2x from hour to hour.
+faster than Keras) and side / bare loop (aebench's overhead; goal <= 1.10; a bf16 side
+against the bare loop under bf16 autocast, timed alongside when a bf16 lever is asked for).
+Ratios are only comparable within one run: this machine's speed moves by up to 2x from hour to hour.
 Run it on an idle machine: another process on these cores makes every figure meaningless.
 
 Levers (aebench's path with one change; `compile` is the bare loop under torch.compile, which
@@ -204,6 +205,9 @@ def sides_for(model: str, bs: int, args, keras: Keras | None):
             threads, lambda s, cfg=cfg, mod=mod: aebench_steps(cfg, mod, dm, s))))
     sides.append(Side("bare loop", lambda s: bare_steps(base, module.net, deg, dm, s,
                                                         module.channels_last), bare=True))
+    if any("bf16" in lever for lever in args.levers):  # aebench bf16's overhead: against this
+        sides.append(Side("bare loop bf16", lambda s: bare_steps(
+            base, module.net, deg, dm, s, module.channels_last, autocast=True), bare=True))
     if "compile" in args.levers:
         cnet = copy.deepcopy(module.net)
         compiled = torch.compile(cnet)
@@ -236,11 +240,13 @@ def time_model(model: str, bs: int, args, keras: Keras | None, rows: list) -> No
         for side in sides[k:] + sides[:k]:
             side.times.append(side.run(args.steps))
     med = {s.name: statistics.median(s.times) for s in sides}
-    keras_s, bare_s = med.get("Keras"), med["bare loop"]
+    keras_s = med.get("Keras")
     for s in sides:
         t = med[s.name]
         vs_keras = f"{keras_s / t:.2f}" if keras_s else "-"
-        vs_bare = f"{t / bare_s:.3f}" if s.name != "Keras" else "-"
+        # overhead against the bare loop at the same precision (bf16 sides: the bf16 loop)
+        bare_s = med.get("bare loop bf16") if "bf16" in s.name else None
+        vs_bare = f"{t / (bare_s or med['bare loop']):.3f}" if s.name != "Keras" else "-"
         spread = f"{min(s.times) * 1e3:.1f}-{max(s.times) * 1e3:.1f}"
         line = (f"| {model} | {bs} | {s.name} | {t * 1e3:.1f} | {spread} | {bs / t:,.0f} | "
                 f"{vs_keras} | {vs_bare} | {s.note} |")

@@ -44,10 +44,10 @@ def rows(text: str) -> dict:
 def test_aebench_side_prints_a_row_per_model(tmp_path):
     write_cifar10(tmp_path, n_train=50, n_test=12)  # 40 training items after the val split
     text = run(["--data-dir", str(tmp_path), "--no-keras", "--batch-sizes", "8", "--steps", "1",
-                "--rounds", "1", "--levers", "fused", "nchw", "--epochs", "1"])
+                "--rounds", "1", "--levers", "bf16", "nchw", "--epochs", "1"])
     got = rows(text)
     for model in ("lstm_seq", "lstm", "rnn", "cnn_small"):
-        for side in ("aebench", "aebench fused", "bare loop"):
+        for side in ("aebench", "aebench bf16", "bare loop", "bare loop bf16"):
             assert got[(model, 8, side)] > 0, (model, side, text)
         assert (model, 8, "Keras") not in got
     assert got[("cnn_small", 8, "aebench nchw")] > 0  # a CNN-only lever, on the CNN only
