@@ -45,26 +45,53 @@ def test_channels_last_cnn_gives_the_same_outputs_and_gradients():
     assert torch.allclose(outs[0][1], outs[1][1], atol=1e-4)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_cnn_small_pooling_before_relu_is_the_published_order_bit_for_bit(dtype):
+def _published(net):
+    """`net` with its fast layers undone: Upsample + Conv2d for each Identity + NearestUpConv,
+    ReLU before each max-pooling: the published architecture, with the same weights."""
     from torch import nn
 
-    from aebench.models.cnn_small import SmallConvAutoencoder
+    from aebench.models.common import NearestUpConv
 
+    ref = copy.deepcopy(net)
+    for seq in [m for m in ref.modules() if isinstance(m, nn.Sequential)]:
+        layers = list(seq)
+        for i, layer in enumerate(layers):
+            if isinstance(layer, NearestUpConv):  # the published layers at the same indices
+                assert isinstance(layers[i - 1], nn.Identity)
+                layers[i - 1] = nn.Upsample(scale_factor=2, mode="nearest")
+                layers[i] = nn.Conv2d(layer.in_channels, layer.out_channels, 3, padding=1).double()
+                layers[i].load_state_dict(layer.state_dict())
+            if isinstance(layer, nn.MaxPool2d) and isinstance(layers[i + 1], nn.ReLU):
+                layers[i], layers[i + 1] = layers[i + 1], layer
+        seq.__init__(*layers)
+    return ref
+
+
+@pytest.mark.parametrize("model", ["cnn_small", "cnn", "cnn_bn"])
+def test_fast_cnn_layers_compute_the_published_model(model):
+    """Same outputs and gradients as the published layer order (float64: to rounding)."""
+    from aebench.models.cnn import ConvAutoencoder
+    from aebench.models.cnn_bn import BatchNormConvAutoencoder
+    from aebench.models.cnn_small import SmallConvAutoencoder
+    from aebench.models.common import NearestUpConv
+
+    cls = {"cnn_small": SmallConvAutoencoder, "cnn": ConvAutoencoder,
+           "cnn_bn": BatchNormConvAutoencoder}[model]
     torch.manual_seed(0)
-    net = SmallConvAutoencoder(input_shape=(3, 32, 32), latent=8).to(dtype)
-    keras = copy.deepcopy(net)  # Conv -> ReLU -> MaxPool, as the notebook builds it
-    e = keras.encoder
-    keras.encoder = nn.Sequential(e[0], nn.ReLU(), e[1], *e[3:])
-    assert isinstance(net.encoder[1], nn.MaxPool2d) and isinstance(net.encoder[2], nn.ReLU)
-    x = torch.rand(16, 3, 32, 32, dtype=dtype)
+    net = cls(input_shape=(3, 32, 32), latent=8).double()
+    ref = _published(net)
+    assert any(isinstance(m, NearestUpConv) for m in net.modules())
+    assert not any(isinstance(m, NearestUpConv) for m in ref.modules())
+    x = torch.rand(6, 3, 32, 32, dtype=torch.double)
     x[:, :, :4] = 0  # flat regions: ties in the pooling windows
     grads = []
-    for model in (net, keras):
-        out = model(x)
-        (out * torch.linspace(-1, 1, out.numel(), dtype=dtype).view_as(out)).sum().backward()
-        grads.append((out.detach(), *(p.grad for p in model.parameters())))
-    assert all(torch.equal(a, b) for a, b in zip(*grads))
+    for m in (net, ref):
+        out = m(x)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        grads.append((out.detach(), *(p.grad for p in m.parameters())))
+    assert len(grads[0]) == len(grads[1])
+    assert all(torch.allclose(a, b, rtol=1e-9, atol=1e-12) for a, b in zip(*grads))
+    assert net.state_dict().keys() == ref.state_dict().keys()  # checkpoints load either way
 
 
 @pytest.mark.parametrize("every", [1, 3])

@@ -3,13 +3,16 @@
 Stage i has base_channels * 2**i channels (3x3 convolutions, ReLU, 2x2 max-pooling); the code
 is a 1x1 convolution to `latent` channels at 1/2**depth of the input size, so the code holds
 latent * (H / 2**depth) * (W / 2**depth) numbers. The decoder mirrors it with nearest-neighbour
-upsampling and ends in a 3x3 convolution to the input's channels.
+upsampling and ends in a 3x3 convolution to the input's channels. Computed faster, the same
+function (tests/test_fast_paths.py): ReLU after the pooling (they commute), each upsample + conv
+as one NearestUpConv (an nn.Identity keeps the published layer indices, so checkpoints load).
 """
 from __future__ import annotations
 
 from torch import nn
 
-from aebench.models.common import EncoderDecoder, image_shape, output_activation, positive_int
+from aebench.models.common import (EncoderDecoder, NearestUpConv, image_shape, output_activation,
+                                   positive_int)
 
 
 class ConvAutoencoder(EncoderDecoder):
@@ -23,13 +26,12 @@ class ConvAutoencoder(EncoderDecoder):
         widths = [min(base_channels * 2**i, 256) for i in range(depth)]
         down, prev = [], c
         for wd in widths:
-            down += [nn.Conv2d(prev, wd, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            down += [nn.Conv2d(prev, wd, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(inplace=True)]
             prev = wd
         self.encoder = nn.Sequential(*down, nn.Conv2d(prev, latent, 1))
         up = [nn.Conv2d(latent, prev, 3, padding=1), nn.ReLU(inplace=True)]
         for wd in reversed(widths):
-            up += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(prev, wd, 3, padding=1),
-                   nn.ReLU(inplace=True)]
+            up += [nn.Identity(), NearestUpConv(prev, wd), nn.ReLU(inplace=True)]  # Upsample, Conv
             prev = wd
         self.decoder = nn.Sequential(*up, nn.Conv2d(prev, c, 3, padding=1),
                                      output_activation(out_activation, bounded))

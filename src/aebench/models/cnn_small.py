@@ -4,15 +4,16 @@ Conv(32, 3x3) + ReLU -> MaxPool 2 -> Conv(latent, 3x3) + ReLU [the code: latent 
 -> Upsample 2 (nearest) -> Conv(C, 3x3) + sigmoid; all convolutions 'same'-padded. PyTorch
 counts the same parameters as Keras (convolutions have one weight tensor and one bias each).
 The sigmoid is part of the published model; out_activation=identity gives a linear output.
-The first ReLU runs after the pooling: max and ReLU commute, so outputs and gradients are the
-published order's, bit for bit (tests/test_fast_paths.py), on a quarter of the elements (a
-bf16 training step 5% faster on this CPU, docs/performance.md).
+Computed faster, the same function (tests/test_fast_paths.py; docs/performance.md): the first
+ReLU after the pooling (max and ReLU commute: a quarter of the elements), Upsample + Conv(C) as
+one NearestUpConv (an nn.Identity keeps the published layer indices, so checkpoints load).
 """
 from __future__ import annotations
 
 from torch import nn
 
-from aebench.models.common import EncoderDecoder, image_shape, output_activation, positive_int
+from aebench.models.common import (EncoderDecoder, NearestUpConv, image_shape, output_activation,
+                                   positive_int)
 
 
 class SmallConvAutoencoder(EncoderDecoder):
@@ -27,6 +28,6 @@ class SmallConvAutoencoder(EncoderDecoder):
             nn.Conv2d(c, width, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(inplace=True),
             nn.Conv2d(width, latent, 3, padding=1), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(latent, c, 3, padding=1),
+            nn.Identity(), NearestUpConv(latent, c),  # Upsample 2 + Conv(C); Identity: the keys
             output_activation(out_activation, bounded))
         self.code_size = latent * (h // 2) * (w // 2)

@@ -120,3 +120,29 @@ class EncoderDecoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+
+def _fold(w: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 3 taps of `w` along `dim` as two 3-tap kernels over the un-upsampled input, one per
+    output phase: phase 0 reads input offsets (-1, 0, 0), phase 1 reads (0, 0, +1)."""
+    a0, a1, a2 = w.unbind(dim)
+    zero = torch.zeros_like(a0)
+    return torch.stack([a0, a1 + a2, zero], dim), torch.stack([zero, a0 + a1, a2], dim)
+
+
+class NearestUpConv(nn.Conv2d):
+    """nn.Upsample(scale_factor=2, mode="nearest") then this 3x3 'same' convolution, computed
+    without the upsampled map: every output pixel's window covers 2 x 2 input pixels, so each of
+    the 4 output phases is a 3x3 convolution of the input with taps summed (`_fold`), and
+    pixel_shuffle interleaves them. The same parameters (an nn.Conv2d's: checkpoints load
+    unchanged) and the same function to float rounding (tests/test_fast_paths.py), with a
+    quarter of the positions to convolve and no upsampling pass forward or backward."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = torch.stack([k for rows in _fold(self.weight, 2) for k in _fold(rows, 3)], 1)
+        w = w.flatten(0, 1)  # (out * 4, in, 3, 3); channel o * 4 + 2 * row phase + column phase
+        bias = None if self.bias is None else self.bias.repeat_interleave(4)
+        return nn.functional.pixel_shuffle(self._conv_forward(x, w, bias), 2)
