@@ -169,8 +169,11 @@ class AutoencoderModule(pl.LightningModule):
         every = trainer.log_every_n_steps if trainer is not None else 1
         if ((every and (self.global_step + 1) % every == 0) or trainer is None or trainer.should_stop
                 or batch_idx + 1 >= trainer.num_training_batches):
-            self.log("train/loss_step", values["loss"].detach(), prog_bar=True)
-            self.log_dict({f"train/{k}_step": v.detach() for k, v in values.items() if k != "loss"})
+            # copied to the host here, once per logging step: Lightning reads progress-bar values
+            # with .item() at every step, which on a GPU would wait for the step to finish
+            host = dict(zip(values, torch.stack([v.detach().float() for v in values.values()]).cpu()))
+            self.log("train/loss_step", host.pop("loss"), prog_bar=True)
+            self.log_dict({f"train/{k}_step": v for k, v in host.items()})
 
     def _watch_loss(self, loss: torch.Tensor, terms: dict, batch_idx: int) -> None:
         """FloatingPointError naming the first step whose loss was not finite.
