@@ -13,7 +13,10 @@ CIFAR-10 batches (and, with --epochs, trained at the same recipe to compare test
 used for both sides: its 40,000 training items (data.val_fraction 0.2, seed 42) and the 10,000
 test images. Blur sigma 1.0 + 8-bit rounding (aebench's `degradation=blur`): aebench blurs each
 batch as its training step does; Keras gets the same pixels pre-blurred (computed once with
-aebench's degradation, stored as uint8). Models (Adam 1e-3, MSE, sigmoid outputs):
+aebench's degradation, stored as uint8). aebench runs each model's Keras-notebook preset
+(`experiment=cifar10_<model>_blur`: for the recurrent ones the faithful port, with Keras's
+initialisers, a linear output and no gradient clipping) at fp32 unless a lever says otherwise.
+Models (Adam 1e-3, MSE; the CNN ends in a sigmoid, the recurrent ones in a linear Dense):
   lstm_seq   LSTM(128, seq) -> LSTM(64, seq) -> Dense(96) on 32 rows of 96 values (batch 64)
   lstm       LSTM(128) -> RepeatVector(32) -> LSTM(128, seq) -> Dense(96)         (batch 128)
   rnn        the same with SimpleRNN                                               (batch 128)
@@ -79,8 +82,9 @@ def config(model: str, bs: int | None, data_dir: str, over=()):
     from omegaconf import OmegaConf, open_dict
 
     key = (model, bs, data_dir)
-    if key not in _COMPOSED:
-        _COMPOSED[key] = compose(model, bs, 0, 0, "cifar10", data_dir)
+    if key not in _COMPOSED:  # the model's Keras-notebook preset, in fp32 (levers change that)
+        _COMPOSED[key] = compose(model, bs, 0, 0, "cifar10", data_dir,
+                                 [f"experiment=cifar10_{model}_blur", "trainer.precision=32-true"])
     cfg = copy.deepcopy(_COMPOSED[key])
     with open_dict(cfg):
         for item in over:

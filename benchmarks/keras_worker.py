@@ -32,7 +32,8 @@ MODELS = ("lstm_seq", "lstm", "rnn", "cnn_small")
 
 
 def build(name: str):
-    """The Keras notebooks' models (sigmoid outputs, as aebench's configs on [0, 1] images)."""
+    """The Keras notebooks' models: the CNN ends in a sigmoid, the recurrent ones in a linear
+    Dense (as the notebooks, and aebench's presets of them)."""
     import keras
     from keras import layers
 
@@ -50,7 +51,7 @@ def build(name: str):
             keras.Input((32, 96)),
             layers.LSTM(128, return_sequences=True),
             layers.LSTM(64, return_sequences=True),
-            layers.Dense(96, activation="sigmoid"),
+            layers.Dense(96),
         ])
     elif name in ("lstm", "rnn"):
         cell = layers.LSTM if name == "lstm" else layers.SimpleRNN
@@ -59,7 +60,7 @@ def build(name: str):
             cell(128),
             layers.RepeatVector(32),
             cell(128, return_sequences=True),
-            layers.Dense(96, activation="sigmoid"),
+            layers.Dense(96),
         ])
     else:
         raise ValueError(f"no Keras model {name!r}; one of {', '.join(MODELS)}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -45,47 +46,24 @@ def test_channels_last_cnn_gives_the_same_outputs_and_gradients():
     assert torch.allclose(outs[0][1], outs[1][1], atol=1e-4)
 
 
-def _published(net):
-    """`net` with its fast layers undone: Upsample + Conv2d for each Identity + NearestUpConv,
-    ReLU before each max-pooling: the published architecture, with the same weights."""
-    from torch import nn
-
-    from aebench.models.common import NearestUpConv
-
-    ref = copy.deepcopy(net)
-    for seq in [m for m in ref.modules() if isinstance(m, nn.Sequential)]:
-        layers = list(seq)
-        for i, layer in enumerate(layers):
-            if isinstance(layer, NearestUpConv):  # the published layers at the same indices
-                assert isinstance(layers[i - 1], nn.Identity)
-                layers[i - 1] = nn.Upsample(scale_factor=2, mode="nearest")
-                layers[i] = nn.Conv2d(layer.in_channels, layer.out_channels, 3, padding=1).double()
-                layers[i].load_state_dict(layer.state_dict())
-            if isinstance(layer, nn.MaxPool2d) and isinstance(layers[i + 1], nn.ReLU):
-                layers[i], layers[i + 1] = layers[i + 1], layer
-        seq.__init__(*layers)
-    return ref
-
-
-@pytest.mark.parametrize("model", ["cnn_small", "cnn", "cnn_bn"])
+@pytest.mark.parametrize("model", ["cnn_small", "cnn", "cnn_bn", "cnn_deep", "convlstm", "vae"])
 def test_fast_cnn_layers_compute_the_published_model(model):
-    """Same outputs and gradients as the published layer order (float64: to rounding)."""
-    from aebench.models.cnn import ConvAutoencoder
-    from aebench.models.cnn_bn import BatchNormConvAutoencoder
-    from aebench.models.cnn_small import SmallConvAutoencoder
-    from aebench.models.common import NearestUpConv
+    """Same outputs and gradients as the published layers (float64: to rounding), same keys."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
 
-    cls = {"cnn_small": SmallConvAutoencoder, "cnn": ConvAutoencoder,
-           "cnn_bn": BatchNormConvAutoencoder}[model]
+    from aebench.models.common import published_layers
+
     torch.manual_seed(0)
-    net = cls(input_shape=(3, 32, 32), latent=8).double()
-    ref = _published(net)
-    assert any(isinstance(m, NearestUpConv) for m in net.modules())
-    assert not any(isinstance(m, NearestUpConv) for m in ref.modules())
+    spec = OmegaConf.load(Path(__file__).parents[1] / "conf" / "model" / f"{model}.yaml").net
+    net = instantiate(spec, input_shape=(3, 32, 32), bounded=True).double()
+    ref = published_layers(net)
+    assert str(net) != str(ref)  # it has fast layers to undo
     x = torch.rand(6, 3, 32, 32, dtype=torch.double)
     x[:, :, :4] = 0  # flat regions: ties in the pooling windows
     grads = []
     for m in (net, ref):
+        torch.manual_seed(1)  # the VAE's sampling
         out = m(x)
         (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
         grads.append((out.detach(), *(p.grad for p in m.parameters())))

@@ -21,8 +21,8 @@ class DeepConvAutoencoder(EncoderDecoder):
         latent = positive_int("latent", latent)
         c, h, w = image_shape("cnn_deep", self.input_shape, 2)
         self.encoder = nn.Sequential(
-            nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(c, 32, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(inplace=True),  # ReLU after
+            nn.Conv2d(32, 64, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(inplace=True),  # pooling
             nn.Conv2d(64, latent, 3, padding=1), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(
             nn.ConvTranspose2d(latent, 64, 3, padding=1), nn.ReLU(inplace=True),

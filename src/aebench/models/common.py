@@ -146,3 +146,22 @@ class NearestUpConv(nn.Conv2d):
         w = w.flatten(0, 1)  # (out * 4, in, 3, 3); channel o * 4 + 2 * row phase + column phase
         bias = None if self.bias is None else self.bias.repeat_interleave(4)
         return nn.functional.pixel_shuffle(self._conv_forward(x, w, bias), 2)
+
+
+def published_layers(net: nn.Module) -> nn.Module:
+    """A copy of `net` with its fast layers undone, the same weights: nn.Upsample + nn.Conv2d in
+    place of each nn.Identity + NearestUpConv, ReLU before each max-pooling it follows. The
+    published architecture, to check (tests/test_fast_paths.py) and time
+    (benchmarks/fast_layers.py) the fast one against."""
+    import copy
+
+    ref = copy.deepcopy(net)
+    for seq in [m for m in ref.modules() if isinstance(m, nn.Sequential)]:
+        for i, layer in enumerate(list(seq)):
+            if isinstance(layer, NearestUpConv) and isinstance(seq[i - 1], nn.Identity):
+                seq[i - 1] = nn.Upsample(scale_factor=2, mode="nearest")
+                seq[i] = nn.Conv2d(layer.in_channels, layer.out_channels, 3, padding=1)
+                seq[i].to(layer.weight.dtype).load_state_dict(layer.state_dict())
+            if isinstance(layer, nn.MaxPool2d) and i + 1 < len(seq) and isinstance(seq[i + 1], nn.ReLU):
+                seq[i], seq[i + 1] = seq[i + 1], layer
+    return ref

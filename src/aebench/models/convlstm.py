@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.models.common import EncoderDecoder, from_rows, image_shape, output_activation, positive_int, to_rows
+from aebench.models.common import (EncoderDecoder, NearestUpConv, from_rows, image_shape,
+                                   output_activation, positive_int, to_rows)
 
 
 class ConvLSTMAutoencoder(EncoderDecoder):
@@ -30,16 +31,16 @@ class ConvLSTMAutoencoder(EncoderDecoder):
         self.feature_shape = (c2, h // 4, w // 4)  # the map the LSTMs read and rebuild row by row
         row = c2 * (w // 4)
         self.cnn_encoder = nn.Sequential(
-            nn.Conv2d(c, c1, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+            nn.Conv2d(c, c1, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(inplace=True),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(inplace=True))
         self.rnn_encoder = nn.LSTM(row, latent, num_layers=depth, batch_first=True)
         self.rnn_decoder = nn.LSTM(latent, hidden, num_layers=depth, batch_first=True)
         self.row_head = nn.Linear(hidden, row)
         self.cnn_decoder = nn.Sequential(
-            nn.ReLU(inplace=True), nn.Upsample(scale_factor=2, mode="nearest"),
-            nn.Conv2d(c2, c1, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            nn.Conv2d(c1, c, 3, padding=1), output_activation(out_activation, bounded))
+            nn.ReLU(inplace=True), nn.Identity(),  # Identity + NearestUpConv: Upsample 2 + Conv
+            NearestUpConv(c2, c1), nn.ReLU(inplace=True),
+            nn.Identity(),
+            NearestUpConv(c1, c), output_activation(out_activation, bounded))
         self.code_size = latent
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

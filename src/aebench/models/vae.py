@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.models.common import image_shape, output_activation, positive_int
+from aebench.models.common import NearestUpConv, image_shape, output_activation, positive_int
 
 
 class ConvVAE(nn.Module):
@@ -41,8 +41,7 @@ class ConvVAE(nn.Module):
         self.from_latent = nn.Sequential(nn.Linear(latent, features), nn.ReLU(inplace=True))
         up = []
         for wd in reversed(widths):
-            up += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(prev, wd, 3, padding=1),
-                   nn.ReLU(inplace=True)]
+            up += [nn.Identity(), NearestUpConv(prev, wd), nn.ReLU(inplace=True)]  # Upsample, Conv
             prev = wd
         self.decoder = nn.Sequential(*up, nn.Conv2d(prev, c, 3, padding=1),
                                      output_activation(out_activation, bounded))
