@@ -69,7 +69,9 @@ def step_times(models, steps: int, rounds: int, data_dir: str | None) -> None:
             res = {"published": [], "fast": []}
             for r in range(rounds + 1):
                 for name, net_ in (("published", slow), ("fast", fast))[::1 if r % 2 else -1]:
-                    # from the same weights every time: a copy of the untrained network
+                    # from the same weights every time: a copy of the untrained network,
+                    # and the same random draws (the VAE samples its code in training)
+                    torch.manual_seed(0)
                     out = bare_steps(cfg, copy.deepcopy(net_), deg, dm, steps, module.channels_last,
                                      autocast=bf16, with_loss=True)
                     if r:

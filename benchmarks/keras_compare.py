@@ -9,9 +9,9 @@ CIFAR-10 batches (and, with --epochs, trained at the same recipe to compare test
         --epochs 10 --epoch-levers bf16          # + test PSNR after 10 epochs, each side
     .venv/bin/python benchmarks/keras_compare.py --data-dir DIR --no-keras   # aebench side only
 
---data-dir: the folder holding cifar-10-batches-py/ (python-version pickles). aebench's split is
-used for both sides: its 40,000 training items (data.val_fraction 0.2, seed 42) and the 10,000
-test images. Blur sigma 1.0 + 8-bit rounding (aebench's `degradation=blur`): aebench blurs each
+--data-dir: the folder holding cifar-10-batches-py/ (python-version pickles). The presets' split
+is used for both sides: all 50,000 training images (as the notebooks; no validation) and the
+10,000 test images. Blur sigma 1.0 + 8-bit rounding (aebench's `degradation=blur`): aebench blurs each
 batch as its training step does; Keras gets the same pixels pre-blurred (computed once with
 aebench's degradation, stored as uint8). aebench runs each model's Keras-notebook preset
 (`experiment=cifar10_<model>_blur`: for the recurrent ones the faithful port, with Keras's
