@@ -7,6 +7,7 @@ CIFAR-10 batches (and, with --epochs, trained at the same recipe to compare test
         --levers bf16 fused foreach bf16+fused nchw 1thread compile
     .venv/bin/python benchmarks/keras_compare.py --data-dir /work/data --models cnn_small \\
         --epochs 10 --epoch-levers bf16          # + test PSNR after 10 epochs, each side
+        [--seed 1]                               # another seed for both sides
     .venv/bin/python benchmarks/keras_compare.py --data-dir DIR --no-keras   # aebench side only
 
 --data-dir: the folder holding cifar-10-batches-py/ (python-version pickles). The presets' split
@@ -265,7 +266,7 @@ def train_aebench(model: str, bs: int, epochs: int, lever: str | None, args, tes
     from aebench.data.base import to_float
     from aebench.train import build as inst
 
-    over = LEVERS[lever][0] if lever else []
+    over = (LEVERS[lever][0] if lever else []) + ([f"seed={args.seed}"] if args.seed is not None else [])
     cfg = config(model, bs, args.data_dir, over)
     pl.seed_everything(cfg.seed, verbose=False)
     dm, deg, net, module = build(cfg)
@@ -299,6 +300,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--train-threads", type=int, default=None,
                    help="torch threads for --epochs trainings (default: as timed)")
     p.add_argument("--no-time", action="store_true", help="with --epochs: skip the timing")
+    p.add_argument("--seed", type=int, default=None, help="with --epochs: this seed on both sides "
+                   "(default: Keras 0, aebench the preset's)")
     p.add_argument("--no-keras", action="store_true", help="aebench side only")
     p.add_argument("--keras-python", default=os.path.join(ROOT, ".venv-keras", "bin", "python"))
     p.add_argument("--keras-threads", type=int, default=2)
@@ -367,7 +370,8 @@ def main(argv: list[str] | None = None) -> None:
             for model in args.models:
                 bs = bss[model][0]
                 if keras is not None:
-                    k = keras.ask(op="train", model=model, batch=bs, epochs=args.epochs, seed=0)
+                    k = keras.ask(op="train", model=model, batch=bs, epochs=args.epochs,
+                                  seed=0 if args.seed is None else args.seed)
                     print(f"| {model} | {bs} | {args.epochs} | Keras | {k['psnr']:.2f} | "
                           f"{k['seconds']:.0f} |", flush=True)
                 for lever in [None, *args.epoch_levers]:
