@@ -39,6 +39,7 @@ aebench's path does not offer; its compile seconds are printed with the step tim
   fused       +optimizer.fused=true          foreach  +optimizer.foreach=true
   bf16+fused  both                          nchw     model.channels_last=false (CNNs only)
   1thread     torch.set_num_threads(1)      compile  bare loop, torch.compile(net)
+  keras-eps   +optimizer.eps=1.0e-7 (Keras's Adam epsilon; PyTorch's is 1e-8)
 """
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ LEVERS = {  # name: (overrides, torch threads or None, CNN only)
     "bf16+fused": (["trainer.precision=bf16-mixed", "+optimizer.fused=true"], None, False),
     "nchw": (["model.channels_last=false"], None, True),
     "1thread": ([], 1, False),
+    "keras-eps": (["+optimizer.eps=1.0e-7"], None, False),  # Keras's Adam epsilon (PyTorch: 1e-8)
 }
 DEFAULT_LEVERS = ["bf16", "fused", "bf16+fused", "nchw"]
 
