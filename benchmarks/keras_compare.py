@@ -10,8 +10,9 @@ CIFAR-10 batches (and, with --epochs, trained at the same recipe to compare test
         [--seed 1]                               # another seed for both sides
     .venv/bin/python benchmarks/keras_compare.py --data-dir DIR --no-keras   # aebench side only
 
---data-dir: the folder holding cifar-10-batches-py/ (python-version pickles). The presets' split
-is used for both sides: all 50,000 training images (as the notebooks; no validation) and the
+--data-dir: the folder holding cifar-10-batches-py/ (python-version pickles). Each model's preset
+split is used for both sides: all 50,000 training images (no validation), or 40,000 for
+lstm_seq, whose notebook held 10,000 out for validation (the same 40,000 on both sides), and the
 10,000 test images. Blur sigma 1.0 + 8-bit rounding (aebench's `degradation=blur`): aebench blurs each
 batch as its training step does; Keras gets the same pixels pre-blurred (computed once with
 aebench's degradation, stored as uint8). aebench runs each model's Keras-notebook preset
@@ -332,6 +333,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.epochs:
         arrays.update(train_x=as_uint8(dm.train_x.float() / 255),
                       train_in=degrade(deg, dm.train_x, "train"))
+        for model in args.models:  # a preset with another split (lstm_seq keeps 10,000 for
+            mdm = build(config(model, None, args.data_dir))[0]  # validation): Keras gets it too
+            if len(mdm.train_x) != len(dm.train_x):
+                arrays[f"train_x_{model}"] = as_uint8(mdm.train_x.float() / 255)
+                arrays[f"train_in_{model}"] = degrade(deg, mdm.train_x, "train")
     print(f"data: CIFAR-10 from {args.data_dir}: {len(dm.train_x):,} train / {len(dm.test_x):,} "
           f"test images, degradation {deg.describe()} (Keras: pre-blurred, the same "
           f"pixels; aebench: per batch)")
@@ -360,8 +366,8 @@ def main(argv: list[str] | None = None) -> None:
             threads = torch.get_num_threads()
             if args.train_threads:
                 torch.set_num_threads(args.train_threads)
-            print(f"\nEqual epochs: {args.epochs} epochs on the {len(arrays['train_x']):,} "
-                  f"training images, test PSNR (mean per image, dB) on the "
+            print(f"\nEqual epochs: {args.epochs} epochs on each preset's training images "
+                  f"({len(arrays['train_x']):,}; lstm_seq 40,000), test PSNR (mean per image, dB) on the "
                   f"{len(test_in):,} blurred test images; torch {torch.get_num_threads()} threads")
             x_in = torch.from_numpy(test_in).double() / 255
             x_ref = torch.from_numpy(arrays["test_x"]).double() / 255
