@@ -120,3 +120,41 @@ def test_bf16_mixed_changes_the_network_only_never_the_degradation_baseline_or_m
         assert scores["bf16-mixed"][key] == pytest.approx(scores["32-true"][key], abs=1e-6), key
     assert scores["bf16-mixed"]["test/ssim"] == pytest.approx(
         scores["bf16-mixed"]["test/baseline_ssim"], abs=1e-6)  # identity: its output is its input
+
+
+
+def test_bf16_forward_casts_each_weight_once_not_once_per_time_step():
+    # Lightning's bf16 autocast has its cast cache off: an nn.RNN would re-cast its weights at
+    # every time step (+1.3 ms per rnn step at batch 128, docs/performance.md); the module's
+    # forward casts each weight once, with the same values
+    from collections import Counter
+    from functools import partial
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from aebench.degradations import NoDegradation
+    from aebench.models.recurrent import RecurrentAutoencoder
+    from aebench.module import AutoencoderModule
+
+    class Casts(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.of = Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._to_copy.default and (kwargs or {}).get("dtype") == torch.bfloat16:
+                self.of[args[0].data_ptr()] += 1
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    m = AutoencoderModule(RecurrentAutoencoder((3, 8, 8), cell="rnn", latent=6, decoder_hidden=6),
+                          NoDegradation(), partial(torch.optim.Adam, lr=1e-3))
+    x = torch.rand(4, 3, 8, 8)
+    counts, outs = [], []
+    for f in (m.net, m):  # the bare network, then the module's forward
+        with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False), Casts() as casts:
+            outs.append(f(x).float())
+        counts.append([casts.of[p.data_ptr()] for p in m.parameters()])
+    assert max(counts[0]) > 1  # without it: weights cast again at each of the 8 rows
+    assert counts[1] == [1] * len(counts[1])
+    assert torch.equal(outs[0], outs[1])

@@ -7,6 +7,7 @@ clipped to [0, 1]; sequences get MSE and MAE.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -87,9 +88,28 @@ class AutoencoderModule(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The network's output as float32 (under precision=bf16-mixed the network runs in bf16)."""
-        if not self.channels_last:
-            return self.net(x).float()
-        return self.net(x.contiguous(memory_format=torch.channels_last)).contiguous().float()
+        with self.weights_cast_once(x):
+            if not self.channels_last:
+                return self.net(x).float()
+            return self.net(x.contiguous(memory_format=torch.channels_last)).contiguous().float()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def weights_cast_once(x: torch.Tensor):
+        """Under trainer.precision=bf16-mixed/16-mixed: each weight cast to the low precision
+        once per forward pass. Lightning runs the step under autocast with its cast cache off,
+        so a layer applied at every time step (nn.RNN here) re-casts its weights at each one:
+        +1.3 ms per `rnn` step at batch 128 on this CPU (docs/performance.md). The cache is
+        emptied when the forward pass ends, as a plain loop's autocast block would empty it."""
+        dev = x.device.type
+        if not torch.is_autocast_enabled(dev) or torch.is_autocast_cache_enabled():
+            yield
+            return
+        try:
+            with torch.autocast(dev, dtype=torch.get_autocast_dtype(dev), cache_enabled=True):
+                yield
+        finally:
+            torch.clear_autocast_cache()
 
     @staticmethod
     def _fp32(x: torch.Tensor):

@@ -64,8 +64,9 @@ class VAEModule(AutoencoderModule):
         self.kl_weight = float(kl_weight)
 
     def training_loss(self, degraded, x):
-        mu, logvar = self.net.posterior(degraded)
-        out = self.net.decode(self.net.reparameterize(mu, logvar)).float()  # fp32 under bf16-mixed
+        with self.weights_cast_once(degraded):
+            mu, logvar = self.net.posterior(degraded)
+            out = self.net.decode(self.net.reparameterize(mu, logvar)).float()  # fp32 under bf16
         mu, logvar = mu.float(), logvar.float()
         with self._fp32(x):
             loss, recon, kl = vae_loss(out, x, mu, logvar, self.loss_fn, self.kl_weight)
