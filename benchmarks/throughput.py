@@ -75,7 +75,8 @@ def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False,
                autocast: bool = False, compiled: bool = False, with_loss: bool = False):
     """Seconds per step of a plain loop: same net, batches, optimiser, blur, loss, clipping.
 
-    Options (benchmarks/cpu_options.py): NHWC inputs, bf16 autocast, torch.compile. With
+    A degradation that is the same at every epoch is applied once to the training set and read
+    per step, as aebench does. Options (benchmarks/cpu_options.py): NHWC inputs, bf16 autocast, torch.compile. With
     `with_loss`, returns (seconds per step, mean loss over the timed steps)."""
     from hydra.utils import instantiate
 
@@ -86,6 +87,12 @@ def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False,
             return x
 
     fn = torch.compile(net) if compiled else net
+    store = None  # aebench degrades the training set once when every epoch would degrade it alike
+    if getattr(deg, "same_every_epoch", lambda: False)():  # (AutoencoderModule._degrade_train_set)
+        store = torch.empty_like(dm.train_x, dtype=torch.uint8)
+        for i in range(0, len(store), 2000):
+            part = torch.arange(i, min(i + 2000, len(store)))
+            store[part] = (deg(to_float(dm.train_x[part]), part, "train") * 255).round_().to(torch.uint8)
     opt = instantiate(cfg.optimizer)(net.parameters(), lr=cfg.model.lr)
     clip = cfg.model.get("grad_clip_norm")
     bs = cfg.data.batch_size
@@ -98,7 +105,7 @@ def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False,
             t0 = time.perf_counter()
         idx = order[(step * bs) % len(order):][:bs]
         x = to_float(dm.train_x[idx])  # what the data module's batch hook does
-        inp = deg(x, idx, "train")
+        inp = deg(x, idx, "train") if store is None else store[idx].float().div_(255.0)
         if channels_last:  # the same memory format as the module uses (model.channels_last)
             inp = inp.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):

@@ -163,3 +163,42 @@ def test_training_losses_logged_are_each_steps_loss_and_the_epochs_mean(compose_
         assert abs(epochs[e] - sum(v * n for v, n in items) / sum(n for _, n in items)) < 1e-6
     assert abs(module.history[1]["train/loss_epoch"] - epochs[1]) < 1e-6
     assert float(trainer.callback_metrics["train/loss_step"]) == losses[-1][2]  # progress bar
+
+
+def test_a_fixed_blur_is_applied_to_the_training_set_once_with_the_same_values(compose_cfg):
+    """A blur with no noise gives every epoch the same degraded items: computed once at the
+    start of training (uint8), read per step; training is exactly what per-batch blurring gives."""
+    import pytorch_lightning as pl
+
+    from aebench.train import build_parts
+
+    runs = []
+    for once in (True, False):
+        pl.seed_everything(5, verbose=False)
+        dm, deg, _net, module = build_parts(compose_cfg(*TINY, "model=cnn_small", "seed=5",
+                                                        "trainer.max_epochs=2"))
+        if not once:
+            module._degrade_train_set = lambda: None  # every batch blurred in its step
+        seen, losses = [], []
+
+        class Record(pl.Callback):
+            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+                seen.append(pl_module._train_degraded is not None)
+                losses.append(float(outputs["loss"]))
+
+        pl.Trainer(max_epochs=2, limit_val_batches=0, logger=False, callbacks=[Record()],
+                   enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False).fit(module, datamodule=dm)
+        runs.append((seen, losses, [p.detach().clone() for p in module.net.parameters()]))
+    assert all(runs[0][0]) and not any(runs[1][0]) and len(runs[0][1]) == 8
+    assert runs[0][1] == runs[1][1]  # every step's loss, exactly
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][2], runs[1][2]))
+
+
+def test_noise_and_drawn_blur_strengths_stay_fresh_at_every_step():
+    from aebench.degradations import Blur, NoDegradation, Noise
+
+    assert Blur(1.0).same_every_epoch() and Blur(0.0).same_every_epoch()
+    for deg in (Blur([0.5, 2.0]), Blur(1.0, noise_std=0.01), Blur(1.0, quantize=False),
+                Noise(0.1, quantize=True), NoDegradation()):
+        assert not deg.same_every_epoch(), deg.describe()

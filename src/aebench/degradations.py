@@ -53,6 +53,11 @@ class Degradation:
                   split: str = "train") -> torch.Tensor:
         return x
 
+    def same_every_epoch(self) -> bool:
+        """True when an item's degraded training version never changes (no noise, no strength
+        drawn per call) and is exact as uint8 (8-bit rounding): it can be computed once."""
+        return self.noise_std == 0 and self.quantize
+
     def check(self, item_shape: tuple[int, ...]) -> None:
         """Raise ConfigError if this degradation cannot apply to items of `item_shape`."""
 
@@ -183,6 +188,9 @@ class Blur(Degradation):
                 self._bands[key] = self._bands_for(torch.tensor([self.sigma]), x)
             rows, cols = self._bands[key]
         return rows @ x @ cols.transpose(-1, -2)
+
+    def same_every_epoch(self) -> bool:
+        return not self.is_range and super().same_every_epoch()
 
     def _bands_for(self, sigmas: torch.Tensor, x: torch.Tensor):
         """(rows (N or 1, 1, H, H), cols (N or 1, 1, W, W)) for images like `x`."""

@@ -74,6 +74,7 @@ class AutoencoderModule(pl.LightningModule):
         self.train_step_seconds = 0.0
         self._train_sums: dict[str, torch.Tensor] = {}  # the epoch's training losses x items
         self._train_count = 0
+        self._train_degraded: torch.Tensor | None = None  # _degrade_train_set
         self._first_bad: torch.Tensor | None = None  # first step with a non-finite loss, or -1
         self.nan_check_every: int | None = None  # None: 1 on CPU, log_every_n_steps on a GPU
 
@@ -159,10 +160,40 @@ class AutoencoderModule(pl.LightningModule):
         with self._fp32(x):  # losses in float32 (CUDA autocast refuses bce)
             return self.loss_fn(out, x), out, {}
 
+    def on_train_start(self) -> None:
+        self._train_degraded = self._degrade_train_set()
+
+    def on_train_end(self) -> None:
+        self._train_degraded = None
+
+    def _degrade_train_set(self) -> torch.Tensor | None:
+        """The training split degraded once, as uint8 indexed like the split, when the
+        degradation gives an item the same result at every epoch (a fixed blur with 8-bit
+        rounding, no noise: `Degradation.same_every_epoch`) and the data sits on the model's
+        device; else None. Each step then reads its batch's degraded items instead of
+        degrading them again (CIFAR-10, 128 images, this CPU: 0.19 ms to read, 0.43 ms to blur),
+        as a Keras notebook blurs its arrays once. The same values: uint8 holds 8-bit levels
+        exactly. Built in ~0.5 s for CIFAR-10's 50,000 images, the size of the data itself."""
+        dm = self.trainer.datamodule
+        data = getattr(dm, "train_x", None)
+        if (data is None or data.device != self.device
+                or not getattr(self.degradation, "same_every_epoch", lambda: False)()):
+            return None
+        store = torch.empty(data.shape, dtype=torch.uint8, device=self.device)
+        with torch.no_grad():
+            for batch in dm.train_dataloader():
+                x, _, idx = dm.on_after_batch_transfer(batch, 0)
+                with self._fp32(x):
+                    store[idx] = (self.degradation(x, idx, "train") * 255).round_().to(torch.uint8)
+        return store
+
     def training_step(self, batch, batch_idx):
         x, _, idx = batch
-        with self._fp32(x):
-            degraded = self.degradation(x, idx, "train")
+        if self._train_degraded is not None:  # degraded once, at the start of training
+            degraded = self._train_degraded[idx].float().div_(255.0)
+        else:
+            with self._fp32(x):
+                degraded = self.degradation(x, idx, "train")
         loss, out, terms = self.training_loss(degraded, x)
         if self.hparams.loss == "bce" and self.global_step == 0 and batch_idx == 0:
             lo, hi = out.min().item(), out.max().item()
