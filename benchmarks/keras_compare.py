@@ -13,8 +13,9 @@ CIFAR-10 batches (and, with --epochs, trained at the same recipe to compare test
 --data-dir: the folder holding cifar-10-batches-py/ (python-version pickles). Each model's preset
 split is used for both sides: all 50,000 training images (no validation), or 40,000 for
 lstm_seq, whose notebook held 10,000 out for validation (the same 40,000 on both sides), and the
-10,000 test images. Blur sigma 1.0 + 8-bit rounding (aebench's `degradation=blur`): aebench blurs each
-batch as its training step does; Keras gets the same pixels pre-blurred (computed once with
+10,000 test images. Blur sigma 1.0 + 8-bit rounding (aebench's `degradation=blur`): aebench blurs its
+training set once when training starts, as its training does (a fixed blur is the same at every
+epoch) and the bare loop likewise; Keras gets the same pixels pre-blurred (computed once with
 aebench's degradation, stored as uint8). aebench runs each model's Keras-notebook preset
 (`experiment=cifar10_<model>_blur`: for the recurrent ones the faithful port, with Keras's
 initialisers, a linear output and no gradient clipping) at fp32 unless a lever says otherwise.
@@ -340,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
                 arrays[f"train_in_{model}"] = degrade(deg, mdm.train_x, "train")
     print(f"data: CIFAR-10 from {args.data_dir}: {len(dm.train_x):,} train / {len(dm.test_x):,} "
           f"test images, degradation {deg.describe()} (Keras: pre-blurred, the same "
-          f"pixels; aebench: per batch)")
+          f"pixels; aebench: blurred once when training starts)")
     del dm
 
     keras, tmp = None, tempfile.mkdtemp(prefix="keras-compare-")
