@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/throughput.py                       # lstm_seq lstm cnn_small unet
     .venv/bin/python benchmarks/throughput.py --models cnn_small --steps 40 --rounds 3
     .venv/bin/python benchmarks/throughput.py --data cifar10 --data-dir /work/data
+    .venv/bin/python benchmarks/throughput.py --floor     # Lightning's own cost per step
 
 For each model config, on CIFAR-10-shaped data (default: the procedural shapes, 3 x 32 x 32,
 float32 in memory; `--data cifar10 --data-dir DIR`: the real set, uint8 in memory), blur 1.0 and
@@ -122,6 +123,56 @@ def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False,
     return (seconds, sum(losses) / len(losses)) if with_loss else seconds
 
 
+def lightning_floor(steps: int = 2000, precision: str = "32-true") -> tuple[float, float]:
+    """Seconds per step of Lightning's own loop and of a bare loop, for a model with next to
+    nothing to compute (one 8-number weight, batches of 4 rows from a tensor through a
+    DataLoader, SGD): what Lightning adds to every step of every model on this machine."""
+    import pytorch_lightning as pl
+    from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
+
+    data = torch.rand(steps * 4 + 100, 8)
+
+    def loader():
+        return DataLoader(data, sampler=BatchSampler(SequentialSampler(data), 4, drop_last=False),
+                          batch_size=None)
+
+    class Tiny(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(8))
+
+        def training_step(self, batch, batch_idx):
+            return (batch * self.w).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    times = []
+
+    class Clock(pl.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if batch_idx == 10:
+                times.append(time.perf_counter())
+
+        def on_train_end(self, trainer, pl_module):
+            times.append(time.perf_counter())
+
+    pl.Trainer(max_epochs=1, limit_train_batches=steps + 10, logger=False, callbacks=[Clock()],
+               enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+               accelerator="cpu", precision=precision).fit(Tiny(), loader())
+    tiny = Tiny()
+    opt = tiny.configure_optimizers()
+    batches = iter(loader())
+    for step in range(steps + 10):
+        if step == 10:
+            t0 = time.perf_counter()
+        loss = tiny.training_step(next(batches), step)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return (times[1] - times[0]) / steps, (time.perf_counter() - t0) / steps
+
+
 def test_pass(cfg, module, dm) -> float:
     from aebench.train import build as inst
 
@@ -169,12 +220,21 @@ def main() -> None:
     p.add_argument("--data", default="shapes", choices=["shapes", "cifar10", "mnist"],
                    help="shapes: procedural float32 (no files needed); cifar10/mnist: uint8")
     p.add_argument("--data-dir", default=None, help="folder holding cifar-10-batches-py/ or MNIST/")
+    p.add_argument("--floor", action="store_true", help="only Lightning's own per-step cost "
+                   "(a model with nothing to compute) against a bare loop")
     args = p.parse_args()
     for name in ("pytorch_lightning", "lightning_fabric", "pytorch_lightning.utilities.rank_zero",
                  "lightning_fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.floor:
+        for precision in ("32-true", "bf16-mixed"):
+            runs = [lightning_floor(precision=precision) for _ in range(args.rounds + 1)][1:]
+            lit, bare = (statistics.median(r[i] for r in runs) for i in (0, 1))
+            print(f"Lightning {precision}: {lit * 1e6:.0f} us/step, bare loop {bare * 1e6:.0f} "
+                  f"us/step: Lightning adds {(lit - bare) * 1e6:.0f} us to every step")
+        return
     print("| model | batch | aebench img/s | bare img/s | ratio a/b (time per step) | "
           "ms/step aebench | ms/step bare | test img/s (PSNR+SSIM+MSE) | "
           "val pass 1 / 2 (s, N images) |")
