@@ -48,24 +48,28 @@ def build(cfg):
     return build_parts(cfg)
 
 
-def aebench_steps(cfg, module, dm, steps: int) -> float:
-    """Seconds per step of trainer.fit over `steps` steps (after 3 warm-up steps)."""
+def _clock(times: list, first: int):
+    """A callback appending the time when batch `first` starts and when training ends."""
     import pytorch_lightning as pl
-
-    from aebench.train import build as inst
-
-    times = []
 
     class Clock(pl.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if batch_idx == 3:
+            if batch_idx == first:
                 times.append(time.perf_counter())
 
         def on_train_end(self, trainer, pl_module):
             times.append(time.perf_counter())
 
+    return Clock()
+
+
+def aebench_steps(cfg, module, dm, steps: int) -> float:
+    """Seconds per step of trainer.fit over `steps` steps (after 3 warm-up steps)."""
+    from aebench.train import build as inst
+
+    times = []
     trainer = inst(cfg.trainer, max_epochs=1, limit_train_batches=steps + 3, limit_val_batches=0,
-                   logger=False, callbacks=[Clock()], enable_checkpointing=False,
+                   logger=False, callbacks=[_clock(times, 3)], enable_checkpointing=False,
                    enable_progress_bar=False, enable_model_summary=False,
                    default_root_dir="/tmp/aebench-throughput")
     trainer.fit(module, datamodule=dm)
@@ -148,16 +152,7 @@ def lightning_floor(steps: int = 2000, precision: str = "32-true") -> tuple[floa
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
     times = []
-
-    class Clock(pl.Callback):
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if batch_idx == 10:
-                times.append(time.perf_counter())
-
-        def on_train_end(self, trainer, pl_module):
-            times.append(time.perf_counter())
-
-    pl.Trainer(max_epochs=1, limit_train_batches=steps + 10, logger=False, callbacks=[Clock()],
+    pl.Trainer(max_epochs=1, limit_train_batches=steps + 10, logger=False, callbacks=[_clock(times, 10)],
                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                accelerator="cpu", precision=precision).fit(Tiny(), loader())
     tiny = Tiny()
