@@ -42,6 +42,7 @@ aebench's path does not offer; its compile seconds are printed with the step tim
   bf16+fused  both                          nchw     model.channels_last=false (CNNs only)
   1thread     torch.set_num_threads(1)      compile  bare loop, torch.compile(net)
   keras-eps   +optimizer.eps=1.0e-7 (Keras's Adam epsilon; PyTorch's is 1e-8)
+  bf16-unfused  bf16 with Adam's loop of kernels (the presets use its fused kernel)
 """
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ LEVERS = {  # name: (overrides, torch threads or None, CNN only)
     "nchw": (["model.channels_last=false"], None, True),
     "1thread": ([], 1, False),
     "keras-eps": (["+optimizer.eps=1.0e-7"], None, False),  # Keras's Adam epsilon (PyTorch: 1e-8)
+    "bf16-unfused": (["trainer.precision=bf16-mixed", "+optimizer.fused=false"], None, False),
 }
 DEFAULT_LEVERS = ["bf16", "fused", "bf16+fused", "nchw"]
 

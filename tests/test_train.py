@@ -202,3 +202,19 @@ def test_noise_and_drawn_blur_strengths_stay_fresh_at_every_step():
     for deg in (Blur([0.5, 2.0]), Blur(1.0, noise_std=0.01), Blur(1.0, quantize=False),
                 Noise(0.1, quantize=True), NoDegradation()):
         assert not deg.same_every_epoch(), deg.describe()
+
+
+def test_a_fused_optimizer_still_clips_under_mixed_precision(compose_cfg):
+    # the Keras presets use Adam's fused kernel; Lightning's mixed-precision plugin refuses to
+    # clip gradients with it, so a clipping model gets the unfused kernel instead of an error
+    import pytorch_lightning as pl
+
+    from aebench.train import build_parts
+
+    dm, _deg, _net, module = build_parts(compose_cfg(*TINY, "model=cnn_small", "+optimizer.fused=true",
+                                                     "+model.grad_clip_norm=1.0"))
+    trainer = pl.Trainer(max_steps=2, precision="bf16-mixed", limit_val_batches=0, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(module, datamodule=dm)
+    assert trainer.global_step == 2 and not trainer.optimizers[0].defaults["fused"]

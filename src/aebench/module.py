@@ -124,6 +124,12 @@ class AutoencoderModule(pl.LightningModule):
             raise ConfigError("this model has nothing to train (a classical filter): it is tuned "
                               "and tested, never fitted")
         opt = self.optimizer_factory(self.net.parameters(), lr=self.hparams.lr)
+        trainer = self._trainer
+        if (opt.defaults.get("fused") and trainer is not None and "mixed" in str(trainer.precision)
+                and (self.hparams.grad_clip_norm or trainer.gradient_clip_val)):
+            # Lightning's mixed-precision plugin refuses to clip with a fused optimizer (even
+            # bf16's, which has no loss scale to undo): clip with the unfused one, same algorithm
+            opt = self.optimizer_factory(self.net.parameters(), lr=self.hparams.lr, fused=False)
         schedule = self.hparams.get("schedule", "constant")
         if schedule == "constant":
             return opt
