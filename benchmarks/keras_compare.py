@@ -122,15 +122,11 @@ def as_uint8(x: torch.Tensor) -> np.ndarray:
     return (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def degrade(deg, x_u8: torch.Tensor, split: str, chunk: int = 2000) -> np.ndarray:
+def degrade(deg, x_u8: torch.Tensor, split: str) -> np.ndarray:
     """aebench's degradation of uint8 images (as its training step applies it), as uint8 NHWC."""
     from aebench.data.base import to_float
 
-    parts = []
-    for i in range(0, len(x_u8), chunk):
-        idx = torch.arange(i, min(i + chunk, len(x_u8)))
-        parts.append(as_uint8(deg(to_float(x_u8[idx]), idx, split)))
-    return np.concatenate(parts)
+    return deg.levels(x_u8, split, to_float).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def psnr(out: torch.Tensor, target: torch.Tensor) -> float:

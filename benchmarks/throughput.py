@@ -94,10 +94,7 @@ def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False,
     fn = torch.compile(net) if compiled else net
     store = None  # aebench degrades the training set once when every epoch would degrade it alike
     if getattr(deg, "same_every_epoch", lambda: False)():  # (AutoencoderModule._degrade_train_set)
-        store = torch.empty_like(dm.train_x, dtype=torch.uint8)
-        for i in range(0, len(store), 2000):
-            part = torch.arange(i, min(i + 2000, len(store)))
-            store[part] = (deg(to_float(dm.train_x[part]), part, "train") * 255).round_().to(torch.uint8)
+        store = deg.levels(dm.train_x, "train", to_float)
     opt = instantiate(cfg.optimizer)(net.parameters(), lr=cfg.model.lr)
     clip = cfg.model.get("grad_clip_norm")
     bs = cfg.data.batch_size

@@ -58,6 +58,17 @@ class Degradation:
         drawn per call) and is exact as uint8 (8-bit rounding): it can be computed once."""
         return self.noise_std == 0 and self.quantize
 
+    def levels(self, items: torch.Tensor, split: str = "train", as_float=lambda x: x,
+               chunk: int = 1024) -> torch.Tensor:
+        """All of `items` (a split, indexed from 0) degraded as `split`'s batches are, as uint8
+        levels round(255 * y), in chunks; `as_float` turns stored items into the float images
+        the degradation takes. Exact for 8-bit degradations (`quantize`)."""
+        out = torch.empty(items.shape, dtype=torch.uint8, device=items.device)
+        for i in range(0, len(items), chunk):
+            idx = torch.arange(i, min(i + chunk, len(items)), device=items.device)
+            out[idx] = (self(as_float(items[idx]), idx, split) * 255).round_().to(torch.uint8)
+        return out
+
     def check(self, item_shape: tuple[int, ...]) -> None:
         """Raise ConfigError if this degradation cannot apply to items of `item_shape`."""
 

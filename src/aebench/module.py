@@ -191,14 +191,9 @@ class AutoencoderModule(pl.LightningModule):
                 else _STORE_MAX_BYTES)
         if data.numel() > room:  # a copy of the data per uint8 item: not where memory is tight
             return None
-        store = torch.empty(data.shape, dtype=torch.uint8, device=self.device)
-        with torch.no_grad():
-            for i in range(0, len(data), 1024):  # the data module's batch hook makes items float
-                idx = torch.arange(i, min(i + 1024, len(data)), device=data.device)
-                x, _, idx = dm.on_after_batch_transfer((data[idx], None, idx), 0)
-                with self._fp32(x):
-                    store[idx] = (self.degradation(x, idx, "train") * 255).round_().to(torch.uint8)
-        return store
+        with torch.no_grad(), self._fp32(data):  # the data module's batch hook makes items float
+            return self.degradation.levels(
+                data, "train", lambda x: dm.on_after_batch_transfer((x, None, None), 0)[0])
 
     def training_step(self, batch, batch_idx):
         x, _, idx = batch
