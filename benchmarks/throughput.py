@@ -215,6 +215,8 @@ def main() -> None:
     p.add_argument("--floor", action="store_true", help="only Lightning's own per-step cost "
                    "(a model with nothing to compute) against a bare loop")
     args = p.parse_args()
+    if args.rounds < 1 or args.steps < 1:
+        p.error(f"--rounds {args.rounds} / --steps {args.steps}: both must be >= 1")
     for name in ("pytorch_lightning", "lightning_fabric", "pytorch_lightning.utilities.rank_zero",
                  "lightning_fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.ERROR)
