@@ -308,6 +308,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--keras-python", default=os.path.join(ROOT, ".venv-keras", "bin", "python"))
     p.add_argument("--keras-threads", type=int, default=2)
     args = p.parse_args(argv)
+    if args.rounds < 1 or args.steps < 1 or args.epochs < 0:
+        p.error(f"--rounds {args.rounds} / --steps {args.steps} must be >= 1 and --epochs "
+                f"{args.epochs} >= 0")
     for name in ("pytorch_lightning", "lightning_fabric", "pytorch_lightning.utilities.rank_zero",
                  "lightning_fabric.utilities.rank_zero", "aebench"):
         logging.getLogger(name).setLevel(logging.ERROR)
