@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/flops.py --models lstm unet --batch 512
 
 Each model is composed as a run composes it (data=cifar10, or the cifar10 experiment using the
-model, which may set the batch: lstm_seq's is 64), built with aebench.train.build on CIFAR-10
-items (3 x 32 x 32, bounded) as train.build_parts does, and one forward + MSE + backward pass of
+model, which may set the batch: lstm_seq's is 64), built with aebench.config.build on CIFAR-10
+items (3 x 32 x 32, bounded) as config.build_parts does, and one forward + MSE + backward pass of
 2 images is counted on the CPU:
 
 - FLOPs: torch.utils.flop_counter.FlopCounterMode (matmuls and convolutions; a multiply-add is
@@ -150,7 +150,7 @@ def check_counter() -> list[str]:
 
 
 def main() -> None:
-    from aebench.train import build
+    from aebench.config import build
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", help="default: every config with parameters")

@@ -266,7 +266,7 @@ def train_aebench(model: str, bs: int, epochs: int, lever: str | None, args, tes
     import pytorch_lightning as pl
 
     from aebench.data.base import to_float
-    from aebench.train import build as inst
+    from aebench.config import build as inst
 
     over = (LEVERS[lever][0] if lever else []) + ([f"seed={args.seed}"] if args.seed is not None else [])
     cfg = config(model, bs, args.data_dir, over)

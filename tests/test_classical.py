@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from aebench.degradations import Blur
 from aebench.errors import ConfigError
 from aebench.models.common import psnr
-from aebench.train import build
+from aebench.config import build
 
 
 def _images(n=16):

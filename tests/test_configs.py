@@ -11,9 +11,8 @@ import pytest
 import torch
 from fakedata import write_cifar10, write_image_folder, write_mnist
 
-from aebench.config import KNOBS, compose, options
+from aebench.config import KNOBS, build, build_parts, compose, options
 from aebench.errors import ConfigError
-from aebench.train import build, build_parts
 
 TINY = ["logger=none", "data.batch_size=8", "trainer.max_epochs=1"]
 SMALL = {"shapes": ["data.num_train=24", "data.num_test=8"],

@@ -79,7 +79,7 @@ def test_nan_loss_names_its_first_step_however_seldom_it_is_read(compose_cfg, ev
     import pytorch_lightning as pl
     from conftest import FAST, FAST_SHAPES
 
-    from aebench.train import build_parts
+    from aebench.config import build_parts
 
     dm, _deg, _net, module = build_parts(compose_cfg(*FAST, *FAST_SHAPES, "model=cnn_small",
                                                      "logger=none", "data.num_train=200"))
@@ -107,7 +107,7 @@ def test_bf16_mixed_changes_the_network_only_never_the_degradation_baseline_or_m
     import pytorch_lightning as pl
     from conftest import FAST, FAST_SHAPES
 
-    from aebench.train import build_parts
+    from aebench.config import build_parts
 
     scores = {}
     for precision in ("32-true", "bf16-mixed"):

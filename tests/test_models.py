@@ -8,7 +8,7 @@ from hydra.utils import instantiate
 from conftest import CONF
 
 from aebench.errors import ConfigError
-from aebench.train import build
+from aebench.config import build
 
 SHAPES = {"cifar": (3, 32, 32), "mnist": (1, 28, 28), "sine": (50, 1)}
 

@@ -97,7 +97,7 @@ def test_schedule_sets_the_learning_rate_over_the_run(compose_cfg):
     """schedule=cosine ends the run at lr ~0, onecycle warms up then anneals, constant keeps lr."""
     import pytorch_lightning as pl
 
-    from aebench.train import build_parts
+    from aebench.config import build_parts
 
     lrs = {}
     for schedule in ("constant", "cosine", "onecycle"):
@@ -136,7 +136,7 @@ def test_training_losses_logged_are_each_steps_loss_and_the_epochs_mean(compose_
 
     import pytorch_lightning as pl
 
-    from aebench.train import build_parts
+    from aebench.config import build_parts
 
     dm, _deg, _net, module = build_parts(compose_cfg(*FAST, *FAST_SHAPES, "data.num_train=88"))
     losses = []  # (global step, epoch, loss, batch size)
@@ -170,7 +170,7 @@ def test_a_fixed_blur_is_applied_to_the_training_set_once_with_the_same_values(c
     start of training (uint8), read per step; training is exactly what per-batch blurring gives."""
     import pytorch_lightning as pl
 
-    from aebench.train import build_parts
+    from aebench.config import build_parts
 
     runs = []
     for once in (True, False):
@@ -209,7 +209,7 @@ def test_a_fused_optimizer_still_clips_under_mixed_precision(compose_cfg):
     # clip gradients with it, so a clipping model gets the unfused kernel instead of an error
     import pytorch_lightning as pl
 
-    from aebench.train import build_parts
+    from aebench.config import build_parts
 
     dm, _deg, _net, module = build_parts(compose_cfg(*TINY, "model=cnn_small", "+optimizer.fused=true",
                                                      "+model.grad_clip_norm=1.0"))

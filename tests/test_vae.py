@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from aebench.degradations import Degradation
 from aebench.errors import ConfigError
 from aebench.models.vae import ConvVAE
-from aebench.train import build
+from aebench.config import build
 from aebench.vae_module import VAEModule, kl_per_element, vae_loss
 
 

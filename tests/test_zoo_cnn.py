@@ -7,7 +7,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.train import build
+from aebench.config import build
 
 ZOO = ["cnn_small", "cnn_bn", "cnn_deep", "unet", "convlstm"]
 

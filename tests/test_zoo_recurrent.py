@@ -8,7 +8,7 @@ from torch import nn
 
 from aebench.errors import ConfigError
 from aebench.models.keras_lstm import ActivationLSTM
-from aebench.train import build
+from aebench.config import build
 
 CIFAR, MNIST, SINE = (3, 32, 32), (1, 28, 28), (50, 1)
 

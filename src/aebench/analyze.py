@@ -25,13 +25,6 @@ from aebench.data.base import to_float
 log = logging.getLogger("aebench")
 
 
-def compression(input_shape, code_size: int, params: int) -> dict:
-    """Input numbers, code numbers, their ratio, parameter count (for metrics.json)."""
-    n_in = int(torch.Size(input_shape).numel())
-    return {"input_size": n_in, "code_size": int(code_size),
-            "compression_ratio": round(n_in / max(int(code_size), 1), 3), "params": int(params)}
-
-
 @torch.no_grad()
 def encode(net, x: torch.Tensor, degradation, split: str, batch: int = 512):
     """(codes (N, D) float32 numpy, layout) for items `x` as the model sees them."""
@@ -287,8 +280,7 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0].startswith("-"):
         sys.exit(USAGE)
-    from aebench.cli import fail
-    from aebench.errors import ConfigError
+    from aebench.errors import ConfigError, fail
 
     try:
         analyze_run(Path(argv[0]), list(argv[1:]))
@@ -300,7 +292,8 @@ def analyze_run(run_dir: Path, extra: list[str]) -> dict:
     """Analyse the run in `run_dir` with `extra` overrides into RUN_DIR/analysis-<time>/."""
     from aebench.outputs import write_json
     from aebench.trained import load_weights, read_run
-    from aebench.train import build, build_parts
+    from aebench.config import build, build_parts
+    from aebench.metrics import compression
 
     run = read_run(run_dir)
     # the analysis: the one asked for here, else the run's own, else analysis=latent

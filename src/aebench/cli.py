@@ -13,12 +13,7 @@ import sys
 from pathlib import Path
 
 from aebench.config import CONF_DIR, check_group_choices, check_keys
-from aebench.errors import ConfigError
-
-
-def fail(message: str, code: int = 2):
-    print(f"aebench: error: {message}", file=sys.stderr)
-    sys.exit(code)
+from aebench.errors import ConfigError, fail
 
 
 def is_multirun(args: list[str]) -> bool:

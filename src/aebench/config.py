@@ -9,14 +9,25 @@ Top-level knobs (`latent`, `depth`, `lr`, `loss`) are null by default: each mode
 its own values as constructor arguments (`model=cnn_small` alone is the published model), and
 a knob given on the command line replaces that value on every model that takes it
 (`apply_knobs`).
+
+A composed config is built here too: `check_top_level` checks the top-level values, `build`
+instantiates one node, `build_parts` the data module, degradation, network and module of a
+run (what `train.run`, `aebench.evaluate`, `aebench.analyze` and the tests all build from).
 """
 from __future__ import annotations
 
 import difflib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aebench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+log = logging.getLogger("aebench")
 
 
 def plain(value):
@@ -185,3 +196,61 @@ def apply_knobs(cfg) -> list[str]:
             elif has:
                 cfg[knob] = parent[name]
     return ignored
+
+
+# ----------------------------------------------------------------------------- building
+
+def check_top_level(cfg: DictConfig) -> None:
+    """Validate the top-level knobs before anything heavy is imported or built."""
+    for key in ("latent", "depth"):
+        v = cfg.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+            raise ConfigError(f"{key}={v!r} is not accepted: {key} must be a positive integer "
+                              f"(e.g. {key}={ {'latent': 128, 'depth': 2}[key] })")
+    from aebench.degradations import sigma_range
+
+    sigma_range(plain(cfg.get("blur")))  # a sigma >= 0 or a range [lo, hi]
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r} is not accepted: it must be an integer >= 0")
+    epochs = cfg.trainer.get("max_epochs") if cfg.get("trainer") else None
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
+                               or (epochs <= 0 and epochs != -1)):
+        raise ConfigError(f"trainer.max_epochs={epochs!r} is not accepted: it must be an integer "
+                          ">= 1 (or -1 with trainer.max_steps set)")
+
+
+def build(node, **kwargs):
+    """hydra.utils.instantiate, re-raising a user's ConfigError as itself (Hydra wraps it)."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise cause from None
+
+
+def build_parts(cfg: DictConfig):
+    """config -> data -> degradation -> model: (datamodule set up, degradation, net, module).
+
+    The top-level knobs are settled first (`config.apply_knobs`); the optimizer is given only to
+    networks with something to train."""
+    for knob in apply_knobs(cfg):
+        log.warning("%s=%s is ignored: model %s has no %s", knob, cfg.get(knob),
+                    cfg.model.net.get("_target_", "?").rsplit(".", 1)[-1], knob)
+    datamodule = build(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    degradation = build(cfg.degradation)
+    degradation.check(datamodule.item_shape)
+    net = build(cfg.model.net, input_shape=datamodule.item_shape, bounded=datamodule.bounded)
+    learned = any(p.requires_grad for p in net.parameters())
+    optimizer = build(cfg.optimizer) if learned and cfg.get("optimizer") else None
+    module = build(cfg.model, net=net, degradation=degradation, optimizer=optimizer)
+    return datamodule, degradation, net, module

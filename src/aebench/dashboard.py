@@ -54,7 +54,7 @@ def build_workspace(entity: str, project: str, name: str = "aebench sweeps",
 
 
 def main(argv: list[str] | None = None) -> None:
-    from aebench.cli import fail
+    from aebench.errors import fail
 
     ap = argparse.ArgumentParser(prog="python -m aebench.dashboard", description=__doc__.split("\n")[0])
     ap.add_argument("target", help="ENTITY/PROJECT of the W&B project the runs were synced to")

@@ -474,7 +474,7 @@ def run(cfg, data_name: str = "data") -> dict:
 
     from aebench import outputs
     from aebench.loggers import build_logger, finish_wandb
-    from aebench.train import build, check_top_level
+    from aebench.config import build, check_top_level
 
     start = time.perf_counter()
     check_top_level(cfg)
@@ -534,7 +534,7 @@ def new_run_dir() -> Path:
 def main(argv: list[str] | None = None) -> None:
     """`python -m aebench.eda [overrides]`: the same config as a training run (data=, data.root=,
     blur=, logger=); `hydra.run.dir=DIR` picks the folder (default outputs/eda/<date>/<time>)."""
-    from aebench.cli import fail
+    from aebench.errors import fail
     from aebench.config import check_keys, compose
     from aebench.errors import ConfigError
 

@@ -1,4 +1,7 @@
 """User-facing errors: raised for bad input, printed as one line by the entry point."""
+from __future__ import annotations
+
+import sys
 
 
 class ConfigError(ValueError):
@@ -16,3 +19,9 @@ class RunStopped(Exception):
     def __init__(self, message: str, exit_code: int = 1):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def fail(message: str, code: int = 2):
+    """Print `aebench: error: MESSAGE` on stderr and exit with `code` (2: bad input)."""
+    print(f"aebench: error: {message}", file=sys.stderr)
+    sys.exit(code)

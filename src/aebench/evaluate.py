@@ -101,8 +101,9 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
     from omegaconf import OmegaConf, open_dict
 
     from aebench import outputs
-    from aebench.analyze import compression
-    from aebench.train import build, check_accelerator, check_top_level, test_scores
+    from aebench.metrics import compression
+    from aebench.config import build, check_top_level
+    from aebench.train import check_accelerator, test_scores
     from aebench.trained import (_apply_tuned, data_bounded, load_state, net_state, read_run,
                                  run_choices)
 
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         print(__doc__ if argv and argv[0] in ("-h", "--help") else USAGE,
               file=sys.stdout if argv else sys.stderr)
         sys.exit(0 if argv else 2)
-    from aebench.cli import fail
+    from aebench.errors import fail
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     run_dir, rest = argv[0], argv[1:]
@@ -265,7 +266,8 @@ def main(argv: list[str] | None = None) -> None:
         sweep_dir, results = evaluate_sweep(run_dir, extra)
     except ConfigError as err:
         fail(str(err))
-    from aebench.report import collect_trials, markdown
+    from aebench.report import markdown
+    from aebench.trials import collect_trials
 
     print(markdown(collect_trials([sweep_dir])))
     failed = sum(r.get("status") != "ok" for r in results)

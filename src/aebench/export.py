@@ -42,7 +42,7 @@ def check_inputs(loaded, n: int = CHECK_ITEMS):
     import torch
 
     from aebench.data.base import to_float
-    from aebench.train import build
+    from aebench.config import build
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="largest accepted abs difference to PyTorch (default 1e-4)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: torch's)")
     args = p.parse_args(argv)
-    from aebench.cli import fail
+    from aebench.errors import fail
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:

@@ -25,7 +25,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from aebench import report
+from aebench.trials import (KNOBS, baseline_label, collect_trials, common_overrides, counts,
+                            plot_knob)
 
 #: leaderboard columns of the page: (header, key, format); the gain column is drawn apart
 COLUMNS = (
@@ -143,7 +144,7 @@ def leaderboard_html(trials: list[dict]) -> str:
     best_seen = False
     for i, t in enumerate(trials, 1):
         t = dict(t, rank=i, kind=_kind(t), swept=_swept(t),
-                 baseline_label=report._baseline_label(t["baseline"]) if t.get("baseline") else "")
+                 baseline_label=baseline_label(t["baseline"]) if t.get("baseline") else "")
         cls = [t["status"]] if t["status"] != "ok" else (["classical"] if t["kind"] == "classical"
                                                           else [])
         if t["status"] == "ok" and not best_seen:
@@ -188,7 +189,7 @@ def gain_chart(trials: list[dict]) -> bytes | None:
     ax.axvline(0, color="k", lw=0.8)
     for yi, v in zip(y, values):
         ax.text(v, yi, f" {v:+.2f}", va="center", ha="left" if v >= 0 else "right", fontsize=7)
-    base = sorted({report._baseline_label(t.get("baseline")) for t, _ in gains})
+    base = sorted({baseline_label(t.get("baseline")) for t, _ in gains})
     ax.set_xlabel(f"gain over the baseline ({', '.join(base)}), dB"
                   + ("" if ok[0].get("psnr_gain") is not None else " of MSE"))
     ax.set_title("learned (green/red) and classical (brown) rows", fontsize=8)
@@ -205,8 +206,8 @@ def gain_chart(trials: list[dict]) -> bytes | None:
 def _knob_plots(trials: list[dict]) -> list[tuple[str, bytes]]:
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        for knob in report.KNOBS:
-            path = report.plot_knob(trials, knob, Path(tmp))
+        for knob in KNOBS:
+            path = plot_knob(trials, knob, Path(tmp))
             if path is not None:
                 out.append((path.stem, path.read_bytes()))
     return out
@@ -231,12 +232,12 @@ def trial_section(i: int, t: dict) -> str:
         if t.get("test_psnr") is not None:
             line.append(f"test PSNR {t['test_psnr']:.2f} dB / SSIM {t.get('test_ssim', 0):.3f}")
             if t.get("baseline_psnr") is not None:
-                line.append(f"{report._baseline_label(t.get('baseline'))} "
+                line.append(f"{baseline_label(t.get('baseline'))} "
                             f"{t['baseline_psnr']:.2f} dB")
         elif t.get("test_mse") is not None:
             line.append(f"test MSE {t['test_mse']:.5f}")
             if t.get("baseline_mse") is not None:
-                line.append(f"{report._baseline_label(t.get('baseline'))} {t['baseline_mse']:.5f}")
+                line.append(f"{baseline_label(t.get('baseline'))} {t['baseline_mse']:.5f}")
         if t.get("epochs") is not None:
             line.append(f"{t['epochs']} epochs, {t.get('train_seconds', 0):.0f} s")
         parts.append(f'<p class="meta">{html.escape("; ".join(line))} · <code>'
@@ -262,10 +263,10 @@ def _setting(trials: list[dict]) -> str:
 
 
 def render(trials: list[dict], where: str) -> str:
-    n = report.counts(trials)
+    n = counts(trials)
     single = n["trials"] == 1
     title = "aebench run" if single else "aebench sweep"
-    common = report.common_overrides(trials)
+    common = common_overrides(trials)
     body = [f"<h1>{title}</h1>",
             f'<p class="meta"><code>{html.escape(where)}</code> · written '
             f'{datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}</p>',
@@ -302,7 +303,7 @@ def write_report(dirs, out_dir=None, evaluations: bool = False) -> Path:
     dirs = [dirs] if isinstance(dirs, (str, os.PathLike)) else list(dirs)
     out = Path(out_dir if out_dir is not None else dirs[0])
     out.mkdir(parents=True, exist_ok=True)
-    trials = report.collect_trials(dirs, evaluations)
+    trials = collect_trials(dirs, evaluations)
     path = out / "report.html"
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(render(trials, ", ".join(str(Path(d).resolve()) for d in dirs)))

@@ -86,7 +86,7 @@ def build_logger(logger_cfg, config: dict, name: str, group: str | None, tags: l
     `model_name`, `data_name`, `degradation_name`, which the runs table and parallel
     coordinates can use (the nested `model`, `data`, ... sub-configs stay). The mode
     (online/offline) is decided here, before the run starts."""
-    from aebench.train import build
+    from aebench.config import build
 
     if not logger_cfg:
         return None
@@ -218,11 +218,11 @@ def log_leaderboard(logger_cfg, sweep_dir: Path, group: str) -> str | None:
     os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
 
-    from aebench.report import COLUMNS, _raw, collect_trials, counts
+    from aebench.trials import COLUMNS, collect_trials, counts, raw_value
 
     trials = collect_trials([sweep_dir])
     cols = [h for h, _, _ in COLUMNS]
-    rows = [[_table_cell(_raw(t, k)) for _, k, _ in COLUMNS] for t in trials]
+    rows = [[_table_cell(raw_value(t, k)) for _, k, _ in COLUMNS] for t in trials]
     run = wandb.init(project=logger_cfg.get("project"), entity=logger_cfg.get("entity"),
                      group=group, job_type="leaderboard", name=f"leaderboard {group}",
                      dir=str(sweep_dir), mode="offline" if mode == "dryrun" else mode,

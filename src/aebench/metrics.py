@@ -10,9 +10,18 @@ over 2,000 CIFAR-sized images on 2 cores: 0.15 s instead of 0.98 s), same sums.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torchmetrics import Metric
+
+
+def compression(input_shape, code_size: int, params: int) -> dict:
+    """Input numbers, code numbers, their ratio, parameter count (for metrics.json)."""
+    n_in = int(math.prod(input_shape))
+    return {"input_size": n_in, "code_size": int(code_size),
+            "compression_ratio": round(n_in / max(int(code_size), 1), 3), "params": int(params)}
 
 
 def gaussian_1d(sigma: float, dtype=torch.float32, device=None) -> torch.Tensor:

@@ -602,7 +602,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    from aebench.cli import fail
+    from aebench.errors import fail
     from aebench.errors import ConfigError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -10,30 +10,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from aebench.config import apply_knobs, plain
+from aebench.config import build, build_parts, check_top_level, plain
 from aebench.errors import ConfigError, RunStopped
 
 log = logging.getLogger("aebench")
-
-
-def check_top_level(cfg: DictConfig) -> None:
-    """Validate the top-level knobs before anything heavy is imported or built."""
-    for key in ("latent", "depth"):
-        v = cfg.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
-            raise ConfigError(f"{key}={v!r} is not accepted: {key} must be a positive integer "
-                              f"(e.g. {key}={ {'latent': 128, 'depth': 2}[key] })")
-    from aebench.degradations import sigma_range
-
-    sigma_range(plain(cfg.get("blur")))  # a sigma >= 0 or a range [lo, hi]
-    seed = cfg.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed={seed!r} is not accepted: it must be an integer >= 0")
-    epochs = cfg.trainer.get("max_epochs") if cfg.get("trainer") else None
-    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
-                               or (epochs <= 0 and epochs != -1)):
-        raise ConfigError(f"trainer.max_epochs={epochs!r} is not accepted: it must be an integer "
-                          ">= 1 (or -1 with trainer.max_steps set)")
 
 
 def check_accelerator(cfg: DictConfig) -> None:
@@ -75,42 +55,6 @@ def check_write_paths(out_dir: Path, callbacks, logger) -> None:
         if p != root and root not in p.parents:
             raise ConfigError(f"{key}={path} is outside this run's folder {out_dir}; a run "
                               "writes only inside its folder (set hydra.run.dir to move it)")
-
-
-def build(node, **kwargs):
-    """hydra.utils.instantiate, re-raising a user's ConfigError as itself (Hydra wraps it)."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-
-    try:
-        return instantiate(node, **kwargs)
-    except InstantiationException as err:
-        cause = err.__cause__
-        while cause is not None and not isinstance(cause, ConfigError):
-            cause = cause.__cause__
-        if cause is None:
-            raise
-        raise cause from None
-
-
-def build_parts(cfg: DictConfig):
-    """config -> data -> degradation -> model: (datamodule set up, degradation, net, module).
-
-    The top-level knobs are settled first (`config.apply_knobs`); the optimizer is given only to
-    networks with something to train."""
-    for knob in apply_knobs(cfg):
-        log.warning("%s=%s is ignored: model %s has no %s", knob, cfg.get(knob),
-                    cfg.model.net.get("_target_", "?").rsplit(".", 1)[-1], knob)
-    datamodule = build(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    degradation = build(cfg.degradation)
-    degradation.check(datamodule.item_shape)
-    net = build(cfg.model.net, input_shape=datamodule.item_shape, bounded=datamodule.bounded)
-    learned = any(p.requires_grad for p in net.parameters())
-    optimizer = build(cfg.optimizer) if learned and cfg.get("optimizer") else None
-    module = build(cfg.model, net=net, degradation=degradation, optimizer=optimizer)
-    return datamodule, degradation, net, module
 
 
 def tune(net, datamodule, degradation, n: int = 500) -> dict | None:
@@ -192,7 +136,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
     from pytorch_lightning.callbacks import ModelCheckpoint
 
     from aebench import outputs
-    from aebench.analyze import compression
+    from aebench.metrics import compression
     from aebench.checkpoints import AtomicCheckpointIO, StopOnSignal, check_resumable
     from aebench.loggers import build_logger, finish_wandb
 

@@ -168,7 +168,7 @@ def load_state(net, state: dict, why: str) -> None:
 
 def _build_net(cfg, shape, bounded: bool, run: TrainedRun, state: dict | None):
     """The run's network for items of `shape`, with its weights / tuned settings, eval mode."""
-    from aebench.train import build
+    from aebench.config import build
 
     net = build(cfg.model.net, input_shape=tuple(shape), bounded=bounded)
     if state is not None:
@@ -208,7 +208,7 @@ def load_net(run_dir: str | Path) -> LoadedNet:
     without one, or whose checkpoint belongs to another network, is a ConfigError. Non-learned
     rows (wiener, unsharp, identity): their tuned settings from metrics.json. The item shape is
     metrics.json's `item_shape` (the data set is not loaded)."""
-    from aebench.train import build
+    from aebench.config import build
 
     run = read_run(run_dir, need_checkpoint=False)
     if run.metrics.get("status", "ok") != "ok" or "item_shape" not in run.metrics:
