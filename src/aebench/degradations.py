@@ -137,8 +137,9 @@ def gaussian_kernels(sigmas: torch.Tensor, size: int) -> torch.Tensor:
     """(N, size) 1-D Gaussian kernels, one per sigma: torchvision's kernel for that sigma (size
     2*ceil(3*sigma)+1, normalised) centred in `size` taps, zeros outside it."""
     half = size // 2
-    x = torch.arange(-half, half + 1, dtype=torch.float32)
-    sig = sigmas.float().clamp_min(1e-8)[:, None]
+    dtype = sigmas.dtype if sigmas.is_floating_point() else torch.float32
+    x = torch.arange(-half, half + 1, dtype=dtype, device=sigmas.device)
+    sig = sigmas.to(dtype).clamp_min(1e-8)[:, None]
     k = torch.exp(-0.5 * (x / sig) ** 2)
     k = k * (x.abs() <= torch.ceil(3 * sig))  # each sigma's own support, as torchvision cuts it
     return k / k.sum(1, keepdim=True)
@@ -202,6 +203,31 @@ class Blur(Degradation):
 
     def same_every_epoch(self) -> bool:
         return not self.is_range and super().same_every_epoch()
+
+    def otf(self, shape: tuple[int, int], sigmas: torch.Tensor | None = None,
+            dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+        """The blur as a Fourier-domain operator: its transfer function on an (H, W) array
+        (circular convolution, the kernel centred at pixel (0, 0)), laid out as `torch.fft.rfft2`
+        lays out a real (H, W) array: (N, H, W // 2 + 1), real. One row per sigma of `sigmas`
+        (N,), or (1, ...) for the run's own sigma. A Gaussian kernel is symmetric and separable,
+        so the transfer function is real, the product of two 1-D cosine sums of this blur's
+        kernels: differentiable in `sigmas` (a blind restorer feeds its estimates in). Deconvolving
+        restorers (models/wiener.py, models/wiener_unet.py) ask for it here, so that they invert
+        exactly the kernel this degradation applies."""
+        if sigmas is None:
+            if self.is_range:
+                raise ConfigError(f"blur={self.sigma} draws a sigma per image: give the sigmas "
+                                  "(an estimate of each image's blur) to invert it")
+            sigmas = torch.tensor([float(self.sigma)], dtype=dtype, device=device)
+        kernels = gaussian_kernels(sigmas.to(dtype=dtype, device=device), self.kernel_size)
+        half = self.kernel_size // 2
+        taps = torch.arange(-half, half + 1, dtype=dtype, device=kernels.device)
+        h, w = shape
+
+        def cosines(n: int, freqs: int) -> torch.Tensor:  # (taps, freqs): cos(2 pi t f / n)
+            f = torch.arange(freqs, dtype=dtype, device=kernels.device)
+            return torch.cos(2 * math.pi * torch.outer(taps, f) / n)
+        return (kernels @ cosines(h, h))[:, :, None] * (kernels @ cosines(w, w // 2 + 1))[:, None, :]
 
     def _bands_for(self, sigmas: torch.Tensor, x: torch.Tensor):
         """(rows (N or 1, 1, H, H), cols (N or 1, 1, W, W)) for images like `x`."""

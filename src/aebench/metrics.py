@@ -24,6 +24,13 @@ def compression(input_shape, code_size: int, params: int) -> dict:
             "compression_ratio": round(n_in / max(int(code_size), 1), 3), "params": int(params)}
 
 
+def psnr_per_image(preds: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """(N,) PSNR of each image (dB; MSE over all its other dimensions): what the mean per-image
+    PSNR of every table here averages. Callers clip `preds` to the data range first."""
+    mse = ((preds.float() - target.float()) ** 2).flatten(1).mean(1).clamp_min(1e-20)
+    return 10 * torch.log10(data_range ** 2 / mse)
+
+
 def gaussian_1d(sigma: float, dtype=torch.float32, device=None) -> torch.Tensor:
     """torchmetrics' 1-D window: size int(3.5 sigma + 0.5) * 2 + 1, normalised to sum 1."""
     size = int(3.5 * sigma + 0.5) * 2 + 1

@@ -1,6 +1,8 @@
 """Non-learned row: Wiener deconvolution with the known Gaussian blur kernel.
 
-The blur is torchvision's (kernel 2*ceil(3*sigma)+1, reflect padding), so the input is
+The blur is the run's degradation (`blur`, the degradation object the config passes in: its
+`otf` is the kernel it applies, in the Fourier domain; kernel 2*ceil(3*sigma)+1, reflect
+padding), so the input is
 reflect-padded by `pad` pixels before filtering in the Fourier domain and cropped after: a
 circular filter on the unpadded image makes border artefacts that cost about 8 dB on 32x32.
 The filter is skimage.restoration.wiener's: X = conj(H) Y / (|H|^2 + balance |L|^2), with H
@@ -9,8 +11,6 @@ images by `tune` (the entry point calls it before testing; there is nothing to t
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -18,15 +18,6 @@ from aebench.errors import ConfigError
 from aebench.models.common import psnr
 
 BALANCES = [10 ** (e / 4) for e in range(-24, 1)]  # 1e-6 .. 1, four steps a decade
-
-
-def gaussian_kernel(sigma: float) -> torch.Tensor:
-    """The 2-D kernel torchvision's gaussian_blur uses for `sigma` (size 2*ceil(3*sigma)+1)."""
-    half = math.ceil(3 * sigma)
-    i = torch.arange(-half, half + 1, dtype=torch.float64)
-    k = torch.exp(-(i ** 2) / (2 * sigma ** 2))
-    k = k / k.sum()
-    return torch.outer(k, k)
 
 
 def transfer_function(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -39,27 +30,33 @@ def transfer_function(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Ten
 
 
 class Wiener(nn.Module):
-    def __init__(self, input_shape, bounded: bool = True, sigma: float | None = None,
-                 balance: float = 1e-3, pad: int = 12):
+    def __init__(self, input_shape, blur=None, bounded: bool = True, balance: float = 1e-3,
+                 pad: int = 12):
         super().__init__()
         self.input_shape = tuple(input_shape)
         if len(self.input_shape) != 3:
             raise ConfigError(f"model=wiener needs images (C, H, W); this data has items of shape "
                               f"{self.input_shape}")
-        if not isinstance(sigma, (int, float, type(None))):  # blur=[lo,hi]: a sigma per image
-            raise ConfigError(f"model=wiener needs one blur sigma (got blur={list(sigma)}): it "
+        if not hasattr(blur, "otf"):
+            raise ConfigError(f"model=wiener needs degradation=blur (got "
+                              f"{type(blur).__name__.lower()}): it inverts that blur")
+        if blur.is_range:  # blur=[lo,hi]: a sigma per image
+            raise ConfigError(f"model=wiener needs one blur sigma (got blur={list(blur.sigma)}): it "
                               "inverts a known blur; give blur=1.0, or evaluate a Wiener run "
                               "tuned at one sigma under the range (python -m aebench.evaluate)")
-        if sigma is None or sigma <= 0:
+        if blur.sigma <= 0:
             raise ConfigError(f"model=wiener needs degradation=blur with blur > 0 (got blur sigma "
-                              f"{sigma!r}): it inverts that blur")
+                              f"{blur.sigma!r}): it inverts that blur")
+        sigma = blur.sigma
         _, h, w = self.input_shape
         self.sigma, self.pad = float(sigma), min(int(pad), h - 1, w - 1)  # reflect needs pad < side
         self.code_size = int(torch.Size(self.input_shape).numel())
         shape = (h + 2 * self.pad, w + 2 * self.pad)
         laplacian = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]],
                                  dtype=torch.float64)
-        self.register_buffer("otf", transfer_function(gaussian_kernel(self.sigma), shape))
+        otf = blur.otf(shape, dtype=torch.float64)[0]  # real, rfft2's half of the spectrum
+        full = torch.cat([otf, otf[:, 1:(shape[1] + 1) // 2].flip(1)], 1)  # real and even: mirror
+        self.register_buffer("otf", full.to(torch.complex128))
         self.register_buffer("reg", transfer_function(laplacian, shape).abs() ** 2)
         self.register_buffer("balance", torch.tensor(float(balance)))
 
