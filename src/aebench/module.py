@@ -39,7 +39,8 @@ class AutoencoderModule(pl.LightningModule):
                  channels_last: bool = False, schedule: str = "constant"):
         """`optimizer`: a factory called with the network's parameters and `lr=lr` (None for
         networks with nothing to train: the classical filters). `schedule`: the learning rate
-        over the run's steps: constant; cosine (lr -> 0 by the last step); onecycle (warm-up to lr
+        over the run's steps: constant; cosine (lr -> 0 by the last step, or
+        when trainer.max_time is up if that comes first); onecycle (warm-up to lr
         over the first 30%, then annealed: torch's OneCycleLR)."""
         super().__init__()
         if loss not in LOSSES:
@@ -135,11 +136,29 @@ class AutoencoderModule(pl.LightningModule):
             return opt
         total = max(int(self.trainer.estimated_stepping_batches), 1)  # the run's optimizer steps
         if schedule == "cosine":
+            timer = self._time_budget()
+
+            def progress(step: int) -> float:  # the run's steps, or its time budget if sooner
+                done = min(step, total) / total
+                if timer is not None:
+                    elapsed = timer.time_elapsed("train")
+                    done = max(done, min(elapsed / (elapsed + timer.time_remaining("train")), 1.0))
+                return done
             sched = torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+                opt, lambda step: 0.5 * (1 + math.cos(math.pi * progress(step))))
         else:
             sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, total_steps=total + 1)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _time_budget(self):
+        """Lightning's Timer when the run has a time budget (trainer.max_time), else None: the
+        cosine schedule then reaches 0 when the time is up (or at the last step, if sooner)."""
+        from pytorch_lightning.callbacks import Timer
+
+        for cb in getattr(self._trainer, "callbacks", []) if self._trainer is not None else []:
+            if isinstance(cb, Timer) and cb.time_remaining("train") is not None:
+                return cb
+        return None
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None,
                                     gradient_clip_algorithm=None):
