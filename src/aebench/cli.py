@@ -105,7 +105,7 @@ def find_resume_dir(args: list[str], multirun: bool) -> Path | None:
             raise ConfigError(f"resume={value}: {folder} is not a "
                               f"{'sweep' if multirun else 'run'} folder (no {marker}); give the "
                               "folder printed by the run, or resume=true")
-        return folder
+        return _checked(folder, multirun)
     import yaml
 
     wanted = _task_overrides(args)
@@ -122,7 +122,17 @@ def find_resume_dir(args: list[str], multirun: bool) -> Path | None:
         raise ConfigError(f"resume=true: no earlier {'sweep' if multirun else 'run'} with the "
                           f"overrides {' '.join(wanted) or '(none)'} under {where}; give its "
                           "folder: resume=FOLDER")
-    return same[-1].absolute()
+    return _checked(same[-1].absolute(), multirun)
+
+
+def _checked(folder: Path, multirun: bool) -> Path:
+    """A run folder to resume, its overrides checked as input (aebench.runfolder): only config
+    options and values. (A sweep folder's trials run with this command's own overrides.)"""
+    if not multirun:
+        from aebench.runfolder import read_overrides
+
+        read_overrides(folder / ".hydra" / "overrides.yaml")
+    return folder
 
 
 def job(cfg):

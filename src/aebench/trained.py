@@ -34,7 +34,7 @@ class TrainedRun:
 def read_run(run_dir: str | Path, need_checkpoint: bool = True) -> TrainedRun:
     """The run in `run_dir` (a single run's or a sweep trial's folder); ConfigError if it is not
     one, or (with `need_checkpoint`) if it has no checkpoint to load."""
-    import yaml
+    from aebench.runfolder import check_run_overrides, read_overrides
 
     run_dir = Path(run_dir).resolve()
     overrides_file = run_dir / ".hydra" / "overrides.yaml"
@@ -42,10 +42,11 @@ def read_run(run_dir: str | Path, need_checkpoint: bool = True) -> TrainedRun:
         metrics = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, ValueError):
         metrics = {}
+    # input, not code: only options and values are taken from the folder (aebench.runfolder)
     if overrides_file.is_file():
-        overrides = [str(o) for o in yaml.safe_load(overrides_file.read_text()) or []]
+        overrides = read_overrides(overrides_file)
     elif isinstance(metrics.get("overrides"), list):  # a run started in-process (train.run)
-        overrides = [str(o) for o in metrics["overrides"]]
+        overrides = check_run_overrides(metrics["overrides"], run_dir / "metrics.json")
     else:
         raise ConfigError(f"{run_dir} is not a run folder (no .hydra/overrides.yaml or "
                           "metrics.json); give the folder `python -m aebench` printed at the end "
