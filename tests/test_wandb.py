@@ -143,28 +143,51 @@ def test_sweep_trials_grouped_and_leaderboard_run(tmp_path):
     assert (board.summary["trials"], board.summary["ok"], board.summary["failed"]) == (2, 2, 0)
 
 
-# -- is there a key? wandb's own lookup, without starting wandb's session ---------------------
-def test_key_found_where_wandb_looks(tmp_path, monkeypatch):
-    from wandb.sdk import wandb_setup
+# -- online or offline: wandb's public API decides, no network ------------------------------
+@pytest.fixture
+def no_key(tmp_path, monkeypatch):
+    """No key anywhere wandb looks, no mode set; the server check answers what the test says."""
+    import aebench.loggers as loggers
 
-    from aebench.loggers import _base_url, _has_wandb_key, wandb_mode
-
-    if wandb_setup._singleton is not None:  # an earlier test's session holds its settings
-        wandb_setup.teardown()
-    for var in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_BASE_URL"):
+    for var in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_DISABLED", "WANDB_IDENTITY_TOKEN_FILE",
+                "WANDB_BASE_URL", "CI"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "none"))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "empty"))
     monkeypatch.chdir(tmp_path)
+    reached = []
+    monkeypatch.setattr(loggers, "_reachable", lambda timeout=2.0: reached.append(1) or True)
+    return reached
+
+
+def test_no_key_is_offline_at_once(no_key):
+    from aebench.loggers import _has_wandb_key, wandb_mode
+
     assert not _has_wandb_key()
-    assert wandb_mode() == "offline"  # no key: offline, no prompt, no wait
+    assert wandb_mode() == "offline" and not no_key  # the server was not even asked
+
+
+def test_key_in_env_is_online_where_the_server_answers(no_key, monkeypatch):
+    import aebench.loggers as loggers
+
+    monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
+    assert loggers._has_wandb_key()
+    assert loggers.wandb_mode() == "online"
+    monkeypatch.setattr(loggers, "_reachable", lambda timeout=2.0: False)
+    assert loggers.wandb_mode() == "offline"  # a key but no network: offline, no wait
+    monkeypatch.setenv("WANDB_API_KEY", "short")  # wandb refuses it: as good as none
+    assert not loggers._has_wandb_key()
+
+
+def test_key_in_netrc_or_settings_file(no_key, tmp_path, monkeypatch):
+    from aebench.loggers import _base_url, _has_wandb_key, wandb_mode
 
     host = _base_url().split("://")[-1].split("/")[0]
     netrc = tmp_path / "netrc"
     netrc.write_text(f"machine {host}\n  login user\n  password {'a' * 40}\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))  # a netrc where NETRC says
-    assert _has_wandb_key()
+    assert _has_wandb_key() and wandb_mode() == "online"
 
     monkeypatch.setenv("NETRC", str(tmp_path / "none"))
     settings = tmp_path / "cfg"
@@ -172,4 +195,89 @@ def test_key_found_where_wandb_looks(tmp_path, monkeypatch):
     (settings / "settings").write_text(f"[default]\napi_key = {'b' * 40}\n")
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(settings))  # wandb's settings file
     assert _has_wandb_key()
-    assert wandb_setup._singleton is None  # looking did not start wandb's session
+    assert not (tmp_path / "empty").exists()  # looking wrote nothing
+
+
+def test_wandb_mode_is_honoured(no_key, monkeypatch):
+    from aebench.loggers import wandb_mode
+
+    monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
+    for set_to, mode in [("offline", "offline"), ("dryrun", "offline"), ("disabled", "disabled"),
+                         ("online", "online")]:
+        monkeypatch.setenv("WANDB_MODE", set_to)
+        assert wandb_mode() == mode
+    monkeypatch.delenv("WANDB_API_KEY")
+    monkeypatch.setenv("WANDB_MODE", "online")  # the user's word, even without a key here
+    assert wandb_mode() == "online" and not no_key
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_DISABLED", "true")
+    assert wandb_mode() == "disabled"
+    monkeypatch.delenv("WANDB_DISABLED")
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
+    assert wandb_mode() == "offline"  # CI never uploads unless WANDB_MODE says so
+
+
+def test_asking_leaves_no_session_behind(no_key, tmp_path, monkeypatch):
+    """The run started after the question reads the WANDB_* variables of its own time (wandb's
+    session reads them once), and its end line names the offline folder and the sync command."""
+    import wandb
+
+    from aebench.loggers import _has_wandb_key, run_note
+
+    monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    assert _has_wandb_key()
+    monkeypatch.setenv("WANDB_MODE", "offline")  # decided after asking
+    run = wandb.init(project="aebench-test", dir=str(tmp_path), reinit="create_new")
+    try:
+        assert run.offline
+        note = run_note(run)
+    finally:
+        run.finish()
+    folder = Path(run.dir).parent
+    assert folder.name.startswith("offline-run-") and folder.is_dir()
+    assert note == f"W&B: offline run in {folder}; upload it with: wandb sync {folder}"
+
+
+# -- a sweep's runs: the leaderboard run whatever the trials hold, one sync command ----------
+def _fake_trial(folder: Path, metrics: dict) -> None:
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text(
+        "".join(f"- {o}\n" for o in metrics.get("overrides", [])))
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_leaderboard_run_sent_with_a_failed_trial(offline):
+    from aebench.loggers import log_leaderboard, sweep_sync_command, table_rows
+
+    sweep = offline / "sweep"
+    _fake_trial(sweep / "0", {"status": "ok", "model": "unet", "latent": 32, "blur": 1.0,
+                              "test_psnr": 30.5, "baseline_psnr": 26.0, "psnr_gain": 4.5,
+                              "params": 1000, "overrides": ["model=unet", "latent=32"]})
+    # what a failed trial can hold: a knob the user mistyped, as text, where others have numbers
+    _fake_trial(sweep / "1", {"status": "failed", "model": "unet", "latent": "abc",
+                              "blur": [0.5, 2.0], "error": "ValueError: latent=abc",
+                              "overrides": ["model=unet", "latent=abc"]})
+    (sweep / "2" / ".hydra").mkdir(parents=True)  # unfinished: overrides only
+    (sweep / "2" / ".hydra" / "overrides.yaml").write_text("- model=unet\n- latent=64\n")
+    note = log_leaderboard({"_target_": "pytorch_lightning.loggers.WandbLogger",
+                            "project": "aebench-test"}, sweep, "sweep-test")
+    (board,) = offline_runs(sweep)
+    table = _table(board.path, "leaderboard")
+    cols = table["columns"]
+    assert sorted(map(str, (r[cols.index("latent")] for r in table["data"]))) == ["32", "64", "abc"]
+    assert (board.summary["trials"], board.summary["ok"], board.summary["failed"],
+            board.summary["unfinished"]) == (3, 1, 1, 1)
+    assert str(sweep / "wandb") in note and "wandb sync" in note
+    assert table_rows([[1.0, "", True], [2, "x", None]]) == [[1.0, None, "True"], [2, "x", None]]
+
+    # trials' offline runs one level down (Hydra's layout): one pattern for them all
+    (sweep / "0" / "wandb" / "offline-run-1-a").mkdir(parents=True)
+    (sweep / "0" / "wandb" / "offline-run-1-a" / "run-a.wandb").write_bytes(b"")
+    assert sweep_sync_command(sweep) == f"wandb sync {sweep / 'wandb'} {sweep}/*/wandb"
+    deeper = sweep / "0" / "eval-1" / "wandb" / "offline-run-2-b"
+    deeper.mkdir(parents=True)
+    (deeper / "run-b.wandb").write_bytes(b"")
+    assert sweep_sync_command(sweep) == (f"wandb sync {sweep / 'wandb'} "
+                                         f"{sweep / '0' / 'eval-1' / 'wandb'} {sweep / '0' / 'wandb'}")

@@ -1,53 +1,45 @@
 """Experiment loggers: W&B (default, offline whenever it cannot go online without asking), CSV, none."""
 from __future__ import annotations
 
-import netrc
 import os
 from pathlib import Path
 
 
 def _base_url() -> str:
-    """The W&B server runs go to: WANDB_BASE_URL, else wandb's own settings (its default host)."""
+    """The W&B server runs go to: WANDB_BASE_URL, else wandb's default host (`wandb.Settings`)."""
     url = os.environ.get("WANDB_BASE_URL")
     if url:
         return url
-    try:
-        import wandb
+    import wandb
 
-        return wandb.Settings().base_url  # wandb's default (no session is started)
-    except Exception:  # noqa: BLE001 - an older/newer wandb: its public default
-        return "https://api.wandb.ai"
+    return wandb.Settings().base_url  # a settings object only: no session is started
 
 
 def _has_wandb_key() -> bool:
-    """Whether wandb would find credentials for its server, looked up as wandb itself does:
-    WANDB_API_KEY / WANDB_IDENTITY_TOKEN_FILE, the netrc file (NETRC or ~/.netrc), then the
-    api_key of its settings files (WANDB_CONFIG_DIR/settings, ./wandb/settings)."""
-    try:
-        from wandb.sdk.lib.wbauth import authenticate, host_url
-    except ImportError:  # a wandb without that lookup: the two places every version reads
-        if os.environ.get("WANDB_API_KEY"):
-            return True
-        try:
-            host = _base_url().split("://")[-1].split("/")[0]
-            return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
-        except (FileNotFoundError, netrc.NetrcParseError, OSError):
-            return False
-    from wandb.sdk import wandb_setup
+    """Whether wandb finds credentials, asked through its public API: `wandb.login(prompt=False,
+    verify=False)` looks where wandb looks (WANDB_API_KEY or an identity token file, its settings
+    files, the netrc file: NETRC or ~/.netrc), never prompts and does not use the network.
 
-    # Looking must not start wandb's session: its settings read the WANDB_* variables once, and
-    # the mode (decided from this answer) is set after. A session made here is dropped again.
-    fresh = wandb_setup._singleton is None
+    Asking starts wandb's session, whose settings read the WANDB_* variables once; it is ended
+    again (`wandb.teardown`) so that the run started next reads the mode decided from this
+    answer. A key wandb refuses (too short) counts as none: wandb would not go online with it."""
+    import wandb
+
+    if wandb.run is not None:  # a live run in this process: its session has decided already
+        return not (wandb.run.offline or wandb.run.disabled)
+    silent = os.environ.get("WANDB_SILENT")
+    os.environ["WANDB_SILENT"] = "true"  # no "logged in as" line (it would ask the server who)
+    wandb.teardown()  # a session of an earlier run holds the variables of its time
     try:
-        found = authenticate._use_system_auth(host=host_url.HostUrl(_base_url()),
-                                              source="aebench", update_session=False)
-    except Exception:  # noqa: BLE001 - a malformed key: wandb would refuse it too
-        found = None
+        return bool(wandb.login(prompt=False, verify=False))
+    except wandb.errors.Error:  # a malformed key (AuthenticationError, UsageError)
+        return False
     finally:
-        if fresh:
-            with wandb_setup._singleton_lock:
-                wandb_setup._singleton = None
-    return found is not None
+        wandb.teardown()
+        if silent is None:
+            os.environ.pop("WANDB_SILENT", None)
+        else:
+            os.environ["WANDB_SILENT"] = silent
 
 
 def _reachable(timeout: float = 2.0) -> bool:
@@ -67,10 +59,14 @@ def _reachable(timeout: float = 2.0) -> bool:
 
 
 def wandb_mode() -> str:
-    """WANDB_MODE if the user set it; otherwise offline under CI, without a key or network."""
+    """online, offline or disabled: WANDB_MODE if the user set it (wandb's "dryrun" is offline;
+    WANDB_DISABLED=true is disabled); otherwise offline under CI, without a key (`_has_wandb_key`)
+    or when the server does not answer within 2 s, else online."""
     mode = os.environ.get("WANDB_MODE")
     if mode:
-        return mode
+        return "offline" if mode == "dryrun" else mode
+    if os.environ.get("WANDB_DISABLED", "").lower() in ("true", "1", "yes"):
+        return "disabled"
     if os.environ.get("CI") or not _has_wandb_key() or not _reachable():
         return "offline"
     return "online"
@@ -191,25 +187,58 @@ def log_results(logger, metrics: dict, out_dir: Path, best_val: dict | None = No
         run.log(images)
 
 
+def run_note(run) -> str | None:
+    """The line printed at the end of a run about its W&B run: the URL (online), or the offline
+    folder and the command that uploads it; None when W&B is disabled. Read from the run's
+    public properties (`offline`, `disabled`, `url`, `dir`)."""
+    if run is None or run.disabled:
+        return None
+    if run.offline:
+        folder = Path(run.dir).parent  # .../wandb/offline-run-<time>-<id>
+        return f"W&B: offline run in {folder}; upload it with: wandb sync {folder}"
+    return f"W&B: {run.url}"
+
+
 def finish_wandb(logger, failed: bool) -> str | None:
-    """Close the job's W&B run (so the next job of a multirun gets its own); return a note for offline runs."""
+    """Close the job's W&B run (so the next job of a multirun gets its own); return its
+    `run_note` (URL, or offline folder and `wandb sync` command) to print at the end."""
     if logger is None or type(logger).__name__ != "WandbLogger":
         return None
     note = None
     run = logger._experiment  # None when the run never started
     if run is not None:
-        if os.environ.get("WANDB_MODE") in ("offline", "dryrun"):  # Lightning sets "dryrun"
-            run_dir = Path(run.dir).parent
-            note = f"W&B offline run saved in {run_dir}; upload it with: wandb sync {run_dir}"
+        note = run_note(run)
         run.finish(exit_code=1 if failed else 0)
     return note
+
+
+def sweep_sync_command(sweep_dir: Path) -> str | None:
+    """One `wandb sync` command that uploads every offline W&B run of a sweep folder: each
+    trial's (TRIAL/wandb/) and the leaderboard run's (SWEEP/wandb/). wandb sync takes "wandb
+    directories containing run directories", so the command names those folders: as the shell
+    pattern SWEEP/*/wandb when every trial sits one level down (Hydra's sweeps), else one by
+    one. None when the sweep holds no offline run."""
+    sweep_dir = Path(sweep_dir)
+    folders = sorted({p.parent.parent for p in sweep_dir.glob("**/wandb/offline-run-*/*.wandb")})
+    if not folders:
+        return None
+    names = [str(sweep_dir / "wandb")] if sweep_dir / "wandb" in folders else []
+    trials = [f for f in folders if f != sweep_dir / "wandb"]
+    if trials and all(f.parent.parent == sweep_dir for f in trials):
+        names.append(f"{sweep_dir}/*/wandb")
+    else:
+        names += [str(f) for f in trials]
+    return "wandb sync " + " ".join(names)
 
 
 def log_leaderboard(logger_cfg, sweep_dir: Path, group: str) -> str | None:
     """The sweep's leaderboard as a `wandb.Table` (key `leaderboard`) in one extra run of the
     sweep's W&B group (job_type `leaderboard`, saved in the sweep folder), with the counts of
-    ok / failed / unfinished trials in its summary. Nothing for other loggers or with
-    WANDB_MODE=disabled; returns the offline note (like a trial's) or None."""
+    ok / failed / unfinished trials in its summary. Failed and unfinished trials are rows too,
+    whatever they hold (`table_rows`). Nothing for other loggers or with WANDB_MODE=disabled;
+    returns the lines to print: the run's URL (online: and the project's, where the group's
+    trials are), or where the sweep's offline runs are and the one command that uploads them
+    all."""
     if not logger_cfg or not str(logger_cfg.get("_target_", "")).endswith("WandbLogger"):
         return None
     mode = wandb_mode()
@@ -222,10 +251,10 @@ def log_leaderboard(logger_cfg, sweep_dir: Path, group: str) -> str | None:
 
     trials = collect_trials([sweep_dir])
     cols = [h for h, _, _ in COLUMNS]
-    rows = [[_table_cell(raw_value(t, k)) for _, k, _ in COLUMNS] for t in trials]
+    rows = table_rows([[raw_value(t, k) for _, k, _ in COLUMNS] for t in trials])
     run = wandb.init(project=logger_cfg.get("project"), entity=logger_cfg.get("entity"),
                      group=group, job_type="leaderboard", name=f"leaderboard {group}",
-                     dir=str(sweep_dir), mode="offline" if mode == "dryrun" else mode,
+                     dir=str(sweep_dir), mode=mode,
                      tags=list(logger_cfg.get("tags") or []) + ["leaderboard"],
                      config={"sweep_dir": str(sweep_dir)}, reinit="create_new")
     failed = True
@@ -234,15 +263,25 @@ def log_leaderboard(logger_cfg, sweep_dir: Path, group: str) -> str | None:
         run.summary.update(counts(trials))
         failed = False
     finally:
+        offline, url, project_url = run.offline, run.url, run.project_url
         run.finish(exit_code=1 if failed else 0)
-    if mode in ("offline", "dryrun"):
-        run_dir = Path(run.dir).parent
-        return f"W&B offline leaderboard run saved in {run_dir}; upload it with: wandb sync {run_dir}"
-    return None
+    if offline:
+        sync = sweep_sync_command(sweep_dir)
+        return (f"W&B: the sweep's runs are offline (one per trial, and the leaderboard's in "
+                f"{Path(sweep_dir) / 'wandb'}); upload them all with: {sync}")
+    return f"W&B: leaderboard {url}; the trials: group {group} in {project_url}"
 
 
-def _table_cell(value):
-    """One leaderboard cell for a wandb.Table column (a column holds one type: text or number)."""
-    if value == "" or value is None:
-        return None
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+def table_rows(rows: list[list]) -> list[list]:
+    """Leaderboard rows for a `wandb.Table`, whose every column holds one type: empty cells
+    become None, and a column where any cell is text (a failed trial's "???", a range of blurs
+    "0.5-2") is text in every row; other columns stay numbers (booleans become text)."""
+    def empty(v):
+        return v is None or v == ""
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    text = {j for row in rows for j, v in enumerate(row) if not empty(v) and not number(v)}
+    return [[None if empty(v) else (str(v) if j in text else v) for j, v in enumerate(row)]
+            for row in rows]

@@ -113,10 +113,24 @@ def objective(cfg: DictConfig, metrics: dict) -> float | None:
     key = cfg.get("optimized_metric") or "test_psnr"
     value = metrics.get(key)
     if value is None:
+        if not optuna_sweep():  # only a sweeper that optimises reads it; a filter has no val_*
+            return None
         log.warning("optimized_metric=%s is not in this run's metrics (it has: %s)", key,
                     ", ".join(k for k, v in metrics.items() if isinstance(v, float)))
         return None
     return float(value)
+
+
+def optuna_sweep() -> bool:
+    """Whether this job is a trial of an Optuna sweep (hparams_search=...): the one sweeper that
+    reads `optimized_metric`, so the one place a missing value is worth a warning."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        sweeper = HydraConfig.get().sweeper
+    except (ImportError, ValueError):  # not under Hydra (config.compose, the Python API)
+        return False
+    return "optuna" in str(sweeper.get("_target_", "")).lower()
 
 
 # -- the end of a sweep -----------------------------------------------------------------------
@@ -144,13 +158,16 @@ class LeaderboardCallback(Callback):
               f"(leaderboard.md/.csv beside it)")
         logger_cfg = config.get("logger") if config is not None else None
         if logger_cfg:
-            from aebench.loggers import log_leaderboard
+            from aebench.loggers import log_leaderboard, sweep_sync_command
 
             try:
                 note = log_leaderboard(logger_cfg, sweep_dir, sweep_group(sweep_dir))
             except Exception as err:  # noqa: BLE001 - the files above are the sweep's record
                 log.error("the leaderboard could not be sent to W&B: %s: %s",
                           type(err).__name__, err)
+                sync = sweep_sync_command(sweep_dir)
+                if sync:
+                    print(f"W&B: the trials' offline runs upload with: {sync}")
             else:
                 if note:
                     print(note)
