@@ -73,13 +73,14 @@ def check_group_choices(args: list[str]) -> None:
 
 def check_keys(args: list[str]) -> None:
     """ConfigError naming the closest valid key when an override sets a key the config does not
-    have (`data.downlod=false`: did you mean data.download?). Group choices (first value of a
-    sweep list) decide the config the keys are looked up in; `+key=` adds keys and is let through."""
+    have, nested or top-level (`data.downlod=false`: did you mean data.download?; `lattent=3`:
+    did you mean latent?). Group choices (first value of a sweep list) decide the config the keys
+    are looked up in; `+key=` adds keys and is let through."""
     from omegaconf import OmegaConf
 
-    wanted = [a.split("=", 1)[0] for a in args
-              if "=" in a and not a.startswith(("-", "+", "~")) and "." in a.split("=", 1)[0]
-              and not a.startswith("hydra")]
+    wanted = [k for k in (a.split("=", 1)[0] for a in args
+                          if "=" in a and not a.startswith(("-", "+", "~", "hydra")))
+              if "/" not in k and ("." in k or options(k) is None)]
     if not wanted:
         return
     groups = [f"{k}={v.split(',')[0]}" for k, v in (a.split("=", 1) for a in args
@@ -236,6 +237,31 @@ def build(node, **kwargs):
         raise cause from None
 
 
+def build_data(cfg: DictConfig):
+    """The configured data module, prepared (downloaded if asked) and set up."""
+    datamodule = build(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_degradation(cfg: DictConfig, item_shape):
+    """The configured degradation, checked against the items it will degrade."""
+    degradation = build(cfg.degradation)
+    degradation.check(item_shape)
+    return degradation
+
+
+def build_model(cfg: DictConfig, datamodule, degradation, optimizer: bool = True):
+    """(network, module) for this data; the optimizer only to networks with something to train
+    (and none at all with `optimizer=False`: a run that is only scored)."""
+    net = build(cfg.model.net, input_shape=datamodule.item_shape, bounded=datamodule.bounded)
+    learned = any(p.requires_grad for p in net.parameters())
+    opt = build(cfg.optimizer) if optimizer and learned and cfg.get("optimizer") else None
+    module = build(cfg.model, net=net, degradation=degradation, optimizer=opt)
+    return net, module
+
+
 def build_parts(cfg: DictConfig):
     """config -> data -> degradation -> model: (datamodule set up, degradation, net, module).
 
@@ -244,13 +270,7 @@ def build_parts(cfg: DictConfig):
     for knob in apply_knobs(cfg):
         log.warning("%s=%s is ignored: model %s has no %s", knob, cfg.get(knob),
                     cfg.model.net.get("_target_", "?").rsplit(".", 1)[-1], knob)
-    datamodule = build(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    degradation = build(cfg.degradation)
-    degradation.check(datamodule.item_shape)
-    net = build(cfg.model.net, input_shape=datamodule.item_shape, bounded=datamodule.bounded)
-    learned = any(p.requires_grad for p in net.parameters())
-    optimizer = build(cfg.optimizer) if learned and cfg.get("optimizer") else None
-    module = build(cfg.model, net=net, degradation=degradation, optimizer=optimizer)
+    datamodule = build_data(cfg)
+    degradation = build_degradation(cfg, datamodule.item_shape)
+    net, module = build_model(cfg, datamodule, degradation)
     return datamodule, degradation, net, module

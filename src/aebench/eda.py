@@ -474,7 +474,7 @@ def run(cfg, data_name: str = "data") -> dict:
 
     from aebench import outputs
     from aebench.loggers import build_logger, finish_wandb
-    from aebench.config import build, check_top_level
+    from aebench.config import build_data, build_degradation, check_top_level
 
     start = time.perf_counter()
     check_top_level(cfg)
@@ -482,14 +482,9 @@ def run(cfg, data_name: str = "data") -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     options = cfg.get("eda") or {}
 
-    datamodule = build(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
+    datamodule = build_data(cfg)
     images = datamodule.train_x.ndim == 4
-    degradation = None
-    if not images:
-        degradation = build(cfg.degradation)
-        degradation.check(datamodule.item_shape)
+    degradation = None if images else build_degradation(cfg, datamodule.item_shape)
 
     logger_cfg = cfg.get("logger")
     wandb = bool(logger_cfg) and str(logger_cfg.get("_target_", "")).endswith("WandbLogger")

@@ -9,7 +9,7 @@ or group the run set replaces the run's: `data=folder` drops the run's `data.*` 
 the run's network is rebuilt from the run's own model config (so a Wiener filter keeps the blur
 it was tuned for) and given its best checkpoint's weights (weights_only=True) or, for a
 non-learned row, its tuned settings: nothing is trained or tuned again. The test split is scored
-exactly as a training run scores it (`train.test_scores`: the same keys, baselines and metrics:
+exactly as a training run scores it (`train.run_record`: the same keys, baselines and metrics:
 degraded input, or PCA fitted on the evaluation data's training split), into
 RUN_DIR/eval-<time>/metrics.json with reconstructions.png; the run's own files are untouched.
 A model trained at blur 1.0 and evaluated at blur 2.0 therefore reports the baseline figures of
@@ -32,7 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-from aebench.config import plain
 from aebench.errors import ConfigError
 
 log = logging.getLogger("aebench")
@@ -92,18 +91,17 @@ def dropped(extra: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-_DATA_CACHE: dict[str, object] = {}
-
-
-def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
+def evaluate_run(run_dir, extra: list[str], out: Path | None = None,
+                 data_cache: dict | None = None) -> dict:
     """Evaluate the run in `run_dir` with `extra` overrides into `out` (default
-    RUN_DIR/eval-<time>/); writes and returns metrics.json's dict."""
+    RUN_DIR/eval-<time>/); writes and returns metrics.json's dict. `data_cache` (a dict the
+    caller keeps, e.g. across a sweep of evaluations) holds the last data module loaded, so that
+    evaluations on the same data load it once."""
     from omegaconf import OmegaConf, open_dict
 
     from aebench import outputs
-    from aebench.metrics import compression
-    from aebench.config import build, check_top_level
-    from aebench.train import check_accelerator, test_scores
+    from aebench.config import build, build_data, build_degradation, build_model, check_top_level
+    from aebench.train import run_record, settle_precision
     from aebench.trained import (_apply_tuned, data_bounded, load_state, net_state, read_run,
                                  run_choices)
 
@@ -126,20 +124,18 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
         if not any(_key(o) == "trainer.precision" for o in extra):  # else the user's choice
             cfg.trainer.precision = trained_precision(run, own)
     check_top_level(cfg)
-    check_accelerator(cfg)
+    settle_precision(cfg)
     import pytorch_lightning as pl
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     key = OmegaConf.to_yaml(cfg.data)
-    datamodule = _DATA_CACHE.get(key)
+    datamodule = (data_cache or {}).get(key)
     if datamodule is None:
-        datamodule = build(cfg.data)
-        datamodule.prepare_data()
-        datamodule.setup("fit")
-        _DATA_CACHE.clear()
-        _DATA_CACHE[key] = datamodule
-    degradation = build(cfg.degradation)
-    degradation.check(datamodule.item_shape)
+        datamodule = build_data(cfg)
+        if data_cache is not None:
+            data_cache.clear()
+            data_cache[key] = datamodule
+    degradation = build_degradation(cfg, datamodule.item_shape)
     item_shape = tuple(datamodule.item_shape)
     trained_shape = tuple(run.metrics.get("item_shape") or item_shape)
     bounded = datamodule.bounded
@@ -148,13 +144,12 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
                           f"and the run's was {'not ' if bounded else ''}; evaluate on data of "
                           "the kind the model was trained on")
     try:
-        net = build(cfg.model.net, input_shape=item_shape, bounded=bounded)
+        net, module = build_model(cfg, datamodule, degradation, optimizer=False)
     except ConfigError as err:
         raise ConfigError(f"the run's model cannot take this data's items {item_shape}: "
                           f"{err}") from None
-    learned = any(p.requires_grad for p in net.parameters())
     checkpoint = None
-    if learned:
+    if any(p.requires_grad for p in net.parameters()):
         if run.checkpoint is None:
             raise ConfigError(f"{run.run_dir}: no finished checkpoint to evaluate")
         checkpoint = run.checkpoint
@@ -165,27 +160,20 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None) -> dict:
         load_state(net, net_state(checkpoint), why)
     else:
         _apply_tuned(net, run.metrics.get("tuned"))
-    module = build(cfg.model, net=net, degradation=degradation, optimizer=None)
     out.mkdir(parents=True, exist_ok=True)
     trainer = build(cfg.trainer, logger=False, callbacks=[], default_root_dir=str(out),
                     enable_checkpointing=False, enable_progress_bar=False,
                     enable_model_summary=False)
     start = time.perf_counter()
     trainer.test(module, datamodule=datamodule, verbose=False, weights_only=True)
-    metrics = test_scores(trainer)
-    params = sum(p.numel() for p in net.parameters())
+    metrics = run_record(trainer, module, net, degradation, cfg, item_shape=item_shape,
+                         names=names, overrides=composed.overrides, out_dir=out,
+                         training={k: run.metrics.get(k) for k in TRAINING_KEYS},
+                         tuned=run.metrics.get("tuned"))
     names = run_choices(run)
     names.update({k: v for k, v in ((_key(o), o.split("=", 1)[1]) for o in extra)
                   if k in ("data", "degradation")})
     metrics.update(
-        status="ok", baseline=module.baseline.name, item_shape=list(item_shape),
-        **compression(item_shape, net.code_size, params),
-        **{k: run.metrics.get(k) for k in TRAINING_KEYS},
-        degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
-        blur=plain(cfg.blur), seed=cfg.seed, overrides=composed.overrides, output_dir=str(out),
-        device=str(trainer.strategy.root_device), precision=str(trainer.precision),
-        tuned=run.metrics.get("tuned"),
-        model=names.get("model"), data=names.get("data"), degradation=names.get("degradation"),
         evaluated_run=str(run.run_dir), checkpoint=str(checkpoint) if checkpoint else None,
         eval_overrides=extra, eval_seconds=round(time.perf_counter() - start, 2),
         trained_with={k: run.metrics.get(k) for k in
@@ -218,13 +206,14 @@ def evaluate_sweep(run_dir, extra: list[str]) -> tuple[Path, list[dict]]:
     from aebench.trained import read_run
 
     check_overrides(extra)
+    data_cache: dict = {}  # the evaluations on one data set load it once
     run = read_run(run_dir, need_checkpoint=False)
     sweep_dir = run.run_dir / f"eval-{datetime.datetime.now():%Y-%m-%d_%H-%M-%S-%f}"
     results = []
     for i, combo in enumerate(expand_sweep(extra)):
         out = sweep_dir / str(i)
         try:
-            results.append(evaluate_run(run_dir, combo, out))
+            results.append(evaluate_run(run_dir, combo, out, data_cache))
             log.info("evaluation %d (%s): done", i, " ".join(combo))
         except ConfigError as err:
             out.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,10 @@ from aebench.errors import ConfigError, RunStopped
 log = logging.getLogger("aebench")
 
 
-def check_accelerator(cfg: DictConfig) -> None:
-    """trainer=gpu on a machine without one: one line instead of Lightning's wrapped exception;
-    trainer.precision=auto settled for this machine (auto_precision)."""
+def check_accelerator(cfg: DictConfig) -> str:
+    """trainer=gpu on a machine without one: one line instead of Lightning's wrapped exception.
+    Returns the precision to train at: trainer.precision, with `auto` settled for this machine
+    (`auto_precision`); the caller applies it (`settle_precision`)."""
     import torch
 
     accel = str(cfg.trainer.get("accelerator", "auto")).lower()
@@ -26,8 +27,16 @@ def check_accelerator(cfg: DictConfig) -> None:
         raise ConfigError(f"trainer.accelerator={accel} needs a CUDA GPU, and this machine has "
                           "none (torch.cuda.is_available() is False): use trainer=cpu, or the "
                           "default accelerator=auto, which trains on a GPU when there is one")
-    if str(cfg.trainer.get("precision")) == "auto":
-        cfg.trainer.precision = auto_precision(accel)
+    precision = cfg.trainer.get("precision")
+    return auto_precision(accel) if str(precision) == "auto" else precision
+
+
+def settle_precision(cfg: DictConfig) -> None:
+    """Check the accelerator and write the precision it settles into cfg.trainer.precision (so
+    that the trainer, W&B's config and metrics.json see the value used, not `auto`)."""
+    precision = check_accelerator(cfg)
+    if precision != cfg.trainer.get("precision"):
+        cfg.trainer.precision = precision
 
 
 def auto_precision(accelerator: str) -> str:
@@ -108,15 +117,113 @@ def wandb_run_id(out_dir: Path) -> str | None:
     return runs[-1].name.rsplit("-", 1)[-1] if runs else None
 
 
-def test_scores(trainer) -> dict:
+def tested_scores(trainer) -> dict:
     """metrics.json's test scores from the trainer after `trainer.test`: test_mse, test_psnr,
-    ..., baseline_mse, ..., psnr_gain (shared by `run` and `aebench.evaluate`)."""
+    ..., baseline_mse, ..., psnr_gain."""
     scores = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
     metrics = {}
     for key, value in scores.items():
         name = key.split("/", 1)[1]
         metrics[name if name.startswith(("baseline_", "psnr_gain")) else f"test_{name}"] = value
     return metrics
+
+
+def run_record(trainer, module, net, degradation, cfg: DictConfig, *, item_shape, names: dict,
+               overrides: list[str], out_dir: Path, training: dict, tuned,
+               scores: dict | None = None) -> dict:
+    """metrics.json of a run (or of an evaluation: `aebench.evaluate`) once `trainer.test` ran:
+    the test scores, then `scores` (validation, analysis), what was run, `training` (how the
+    model was trained: seconds, epochs, best checkpoint) and where; the one author of it."""
+    from aebench.metrics import compression
+
+    params = sum(p.numel() for p in net.parameters())
+    return {
+        **tested_scores(trainer), **(scores or {}),
+        "status": "ok", "baseline": module.baseline.name, "item_shape": list(item_shape),
+        **compression(item_shape, net.code_size, params), **training,
+        "degradation_detail": degradation.describe(), "latent": cfg.latent, "depth": cfg.depth,
+        "blur": plain(cfg.blur), "seed": cfg.seed, "overrides": list(overrides),
+        "output_dir": str(out_dir), "device": str(trainer.strategy.root_device),
+        "precision": str(trainer.precision), "tuned": tuned,
+        "model": names.get("model"), "data": names.get("data"),
+        "degradation": names.get("degradation")}
+
+
+def run_names(choices: dict, overrides: list[str]) -> tuple[dict, str]:
+    """The group options that name a run (model, data, degradation) and its W&B run name."""
+    names = {"model": choices.get("model"), "data": choices.get("data"),
+             "degradation": choices.get("degradation")}
+    run_name = "-".join(str(v) for v in names.values()) + (
+        "-" + ",".join(overrides) if overrides else "")
+    return names, run_name
+
+
+def make_trainer(cfg: DictConfig, out_dir: Path, overrides: list[str], logger):
+    """The configured Lightning trainer: its callbacks, a stop on SIGTERM/SIGINT that says how
+    to resume, atomic checkpoint writes, everything written inside `out_dir`."""
+    from aebench.checkpoints import AtomicCheckpointIO, StopOnSignal
+
+    callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    hint = "python -m aebench " + " ".join(
+        [o for o in overrides if not o.startswith("resume=")] + [f"resume={out_dir}"])
+    callbacks.append(StopOnSignal(out_dir / "checkpoints" / "last.ckpt", hint))
+    check_write_paths(out_dir, callbacks, logger)
+    return build(cfg.trainer, logger=logger if logger is not None else False,
+                 callbacks=callbacks, default_root_dir=str(out_dir),
+                 plugins=[AtomicCheckpointIO()])
+
+
+def fit(trainer, module, net, datamodule, degradation, out_dir: Path, resume_from) -> dict | None:
+    """Train a learned network (from `resume_from` if given); tune a non-learned one on training
+    items instead (returns its tuned settings, else None). A NaN/Inf loss stops the run."""
+    if not any(p.requires_grad for p in net.parameters()):
+        return tune(net, datamodule, degradation)  # a non-learned row: never trained
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+    except FloatingPointError as err:  # NaN/Inf loss (module.training_step)
+        last = out_dir / "checkpoints" / "last.ckpt"
+        kept = (f"the last good checkpoint is {last}" if last.is_file()
+                else "no checkpoint was written before it")
+        raise RunStopped(f"{err}; {kept}") from None
+    return None
+
+
+def best_checkpoint(trainer):
+    """(the ModelCheckpoint callback or None, its best checkpoint's path or None)."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+    return ckpt, (ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None)
+
+
+def best_validation(history: list[dict]) -> tuple[dict, dict]:
+    """The validation epoch whose checkpoint was tested (lowest val/loss): (metrics.json's
+    val_psnr / val_mse of it, which sweepers optimise; every val/ score of it, with
+    val/best_epoch, for W&B's summary)."""
+    scored = [h for h in history if "val/loss" in h]
+    if not scored:
+        return {}, {}
+    best_epoch = min(scored, key=lambda h: h["val/loss"])
+    best_val = {k: v for k, v in best_epoch.items() if k.startswith("val/")}
+    best_val["val/best_epoch"] = best_epoch["epoch"]
+    return ({k.replace("/", "_"): v for k, v in best_epoch.items()
+             if k in ("val/psnr", "val/mse")}, best_val)
+
+
+def write_results(metrics: dict, module, out_dir: Path, names: dict, degradation, logger,
+                  best_val: dict) -> None:
+    """metrics.json, reconstructions.png, loss_curve.png, report.html, W&B's summary, and the
+    summary table on the terminal."""
+    from rich.console import Console
+
+    from aebench import outputs
+
+    outputs.write_json(metrics, out_dir / "metrics.json")
+    title = f"{names['model']} on {names['data']} ({degradation.describe()})"
+    outputs.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
+    outputs.save_loss_curve(module.history, out_dir / "loss_curve.png")
+    outputs.publish(metrics, out_dir, logger, best_val)  # report.html, W&B summary/images
+    Console().print(outputs.summary_table(metrics))
 
 
 def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tuple = (),
@@ -129,18 +236,14 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
     W&B group of a sweep's trials, `trial` where a sweep trial ran (recorded in metrics.json).
     Nothing else is read: the same arguments give the same run.
     """
-    choices = dict(choices or {})
     overrides = [str(o) for o in overrides]
-    check_top_level(cfg)
+    check_top_level(cfg)  # before the heavy imports: a bad knob fails at once
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import ModelCheckpoint
 
-    from aebench import outputs
-    from aebench.metrics import compression
-    from aebench.checkpoints import AtomicCheckpointIO, StopOnSignal, check_resumable
+    from aebench.checkpoints import check_resumable
     from aebench.loggers import build_logger, finish_wandb
 
-    check_accelerator(cfg)
+    settle_precision(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.get("resume") and not cfg.get("overwrite"):
@@ -152,13 +255,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule, degradation, net, module = build_parts(cfg)
-    item_shape = datamodule.item_shape
-    params = sum(p.numel() for p in net.parameters())
-
-    names = {"model": choices.get("model"), "data": choices.get("data"),
-             "degradation": choices.get("degradation")}
-    run_name = "-".join(str(v) for v in names.values()) + (
-        "-" + ",".join(overrides) if overrides else "")
+    names, run_name = run_names(dict(choices or {}), overrides)
     if resume_from is not None:
         check_resumable(resume_from, module)
         log.info("resuming from %s", resume_from)
@@ -166,73 +263,36 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
                           name=run_name[:120], group=group, tags=[str(v) for v in names.values()],
                           job_type=str(names["model"]), names=names,
                           run_id=wandb_run_id(out_dir) if resume_from is not None else None)
-    callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    hint = "python -m aebench " + " ".join(
-        [o for o in overrides if not o.startswith("resume=")] + [f"resume={out_dir}"])
-    callbacks.append(StopOnSignal(out_dir / "checkpoints" / "last.ckpt", hint))
-    check_write_paths(out_dir, callbacks, logger)
-    trainer = build(cfg.trainer, logger=logger if logger is not None else False,
-                    callbacks=callbacks, default_root_dir=str(out_dir),
-                    plugins=[AtomicCheckpointIO()])
+    trainer = make_trainer(cfg, out_dir, overrides, logger)
 
     failed = True
     try:
         start = time.perf_counter()
-        tuned = None
-        if any(p.requires_grad for p in net.parameters()):
-            try:
-                trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from,
-                            weights_only=True)
-            except FloatingPointError as err:  # NaN/Inf loss (module.training_step)
-                last = out_dir / "checkpoints" / "last.ckpt"
-                kept = (f"the last good checkpoint is {last}" if last.is_file()
-                        else "no checkpoint was written before it")
-                raise RunStopped(f"{err}; {kept}") from None
-        else:  # a non-learned row: tuned (if it has knobs) on training items, never trained
-            tuned = tune(net, datamodule, degradation)
+        tuned = fit(trainer, module, net, datamodule, degradation, out_dir, resume_from)
         train_seconds = time.perf_counter() - start
-        ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
-        best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
+        ckpt, best = best_checkpoint(trainer)
         trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False,
                      weights_only=True)
 
-        # metrics -> reports
-        metrics = test_scores(trainer)
-        # the validation scores of the epoch whose checkpoint was tested (what sweepers optimise)
-        scored = [h for h in module.history if "val/loss" in h]
-        best_val = {}  # every validation score of that epoch (W&B summary: val_<name>)
-        if scored:
-            best_epoch = min(scored, key=lambda h: h["val/loss"])
-            best_val = {k: v for k, v in best_epoch.items() if k.startswith("val/")}
-            best_val["val/best_epoch"] = best_epoch["epoch"]
-            metrics.update({k.replace("/", "_"): v for k, v in best_epoch.items()
-                            if k in ("val/psnr", "val/mse")})
+        scores, best_val = best_validation(module.history)
         analysis = build(cfg.analysis) if cfg.get("analysis") else None  # conf/analysis/
         if analysis is not None and trainer.is_global_zero:  # on the tested (best) weights
-            metrics.update(analysis(net, datamodule, degradation, out_dir, cfg.seed))
-        metrics.update(
-            status="ok", baseline=module.baseline.name, item_shape=list(item_shape),
-            **compression(item_shape, net.code_size, params),
-            train_seconds=round(train_seconds, 2),
-            train_images_per_second=round(module.train_items / max(module.train_step_seconds, 1e-9), 1),
-            epochs=trainer.current_epoch, global_steps=trainer.global_step,
-            best_checkpoint=best, best_val_loss=float(ckpt.best_model_score)
-            if ckpt is not None and ckpt.best_model_score is not None else None,
-            degradation_detail=degradation.describe(), latent=cfg.latent, depth=cfg.depth,
-            blur=plain(cfg.blur), seed=cfg.seed, overrides=overrides, output_dir=str(out_dir),
-            device=str(trainer.strategy.root_device), precision=str(trainer.precision),
-            tuned=tuned, **names)
+            scores.update(analysis(net, datamodule, degradation, out_dir, cfg.seed))
+        training = {
+            "train_seconds": round(train_seconds, 2),
+            "train_images_per_second": round(
+                module.train_items / max(module.train_step_seconds, 1e-9), 1),
+            "epochs": trainer.current_epoch, "global_steps": trainer.global_step,
+            "best_checkpoint": best,
+            "best_val_loss": float(ckpt.best_model_score)
+            if ckpt is not None and ckpt.best_model_score is not None else None}
+        metrics = run_record(trainer, module, net, degradation, cfg,
+                             item_shape=datamodule.item_shape, names=names, overrides=overrides,
+                             out_dir=out_dir, training=training, tuned=tuned, scores=scores)
         if trial is not None:
             metrics["trial"] = {**trial, "finished": time.time()}
         if trainer.is_global_zero:  # under DDP every rank gets here: one writes the results
-            outputs.write_json(metrics, out_dir / "metrics.json")
-            title = f"{names['model']} on {names['data']} ({degradation.describe()})"
-            outputs.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
-            outputs.save_loss_curve(module.history, out_dir / "loss_curve.png")
-            outputs.publish(metrics, out_dir, logger, best_val)  # report.html, W&B summary/images
-            from rich.console import Console
-
-            Console().print(outputs.summary_table(metrics))
+            write_results(metrics, module, out_dir, names, degradation, logger, best_val)
         failed = False
         return metrics
     finally:

@@ -186,7 +186,10 @@ class TensorDataModule(pl.LightningDataModule):
 
     @property
     def item_shape(self) -> tuple[int, ...]:
-        self.setup()
+        """One item's shape, known once `setup` has loaded the data (reading it loads nothing)."""
+        if self.train_x is None:
+            raise RuntimeError(f"{type(self).__name__}.item_shape is known after setup(): call "
+                               "setup('fit') first (aebench.config.build_data does)")
         return tuple(self.train_x.shape[1:])
 
     def _loader(self, x, y, batch_size, shuffle):
