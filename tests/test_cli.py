@@ -118,6 +118,8 @@ def test_multirun_sweeps_latent_into_separate_jobs_and_wandb_runs(run_cli, tmp_p
     (["callbacks.model_checkpoint.dirpath=/tmp/elsewhere", *FAST_SHAPES], "outside this run"),
     (["data=cifar10", "data.downlod=false"], "did you mean data.download?"),
     (["-m", "model.net.latnt=4,8"], "did you mean model.net.latent?"),
+    (["lattent=3"], "lattent is not a key of this config; did you mean latent?"),
+    (["-m", "blurr=1,2"], "did you mean blur?"),
     (["trainer=gpu", *FAST_SHAPES], "needs a CUDA GPU"),
     (["-m", "hparams_search=shapes_lstm", "hydra.sweeper.storage=sqlite:////proc/no/optuna.db"],
      "cannot create /proc/no"),
@@ -134,7 +136,8 @@ def test_user_errors_are_one_line_before_training(run_cli, tmp_path, args, names
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("aebench: error:"), res.stderr[-2000:]
     assert names in lines[0] and "Traceback" not in res.stderr
-    assert not list(tmp_path.glob("outputs/*/*/checkpoints"))
+    # nothing left behind: no run folder (not even Hydra's cli.log), no sweep folder
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "multirun").exists()
 
 
 def test_configs_ship_inside_a_non_editable_install(tmp_path):

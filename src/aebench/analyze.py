@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -259,33 +258,39 @@ class Analysis:
         return results
 
 
-# -- the command: python -m aebench.analyze RUN_DIR [overrides] --------------------
-USAGE = """Analyse a finished run from its checkpoint: `python -m aebench.analyze RUN_DIR [overrides]`.
-
-    python -m aebench.analyze outputs/2026-11-23/10-00-00-123456                  # analysis=latent
-    python -m aebench.analyze outputs/2026-11-23/10-00-00-123456 analysis=all analysis.holdout_class=cat
-
-Rebuilds the run's data, degradation and model from its own overrides (RUN_DIR/.hydra/
-overrides.yaml, plus the ones given here), loads the tested checkpoint (metrics.json's
-`best_checkpoint`, else checkpoints/last.ckpt) with `torch.load(weights_only=True)`, and writes
-`analysis.json` and the figures into a new folder RUN_DIR/analysis-<time>/: nothing of the run
-is overwritten. Anomaly detection on a model that saw the held-out class in training is allowed
-but flagged (`anomaly_class_seen_in_training: true`): its AUROC then means little.
-"""
+# -- the command: aebench analyze RUN_DIR [overrides] ---------------------
+# Rebuilds the run's data, degradation and model from its own overrides (RUN_DIR/.hydra/
+# overrides.yaml, plus the ones given here), loads the tested checkpoint (metrics.json's
+# `best_checkpoint`, else checkpoints/last.ckpt) with `torch.load(weights_only=True)`, and writes
+# `analysis.json` and the figures into a new folder RUN_DIR/analysis-<time>/: nothing of the run
+# is overwritten. Anomaly detection on a model that saw the held-out class in training is allowed
+# but flagged (`anomaly_class_seen_in_training: true`): its AUROC then means little.
+def command(args) -> int:
+    """`aebench analyze RUN_DIR [OVERRIDES]`."""
+    analyze_run(Path(args.run_dir), list(args.overrides))
+    return 0
 
 
+def parser():
+    """`aebench analyze`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
+    from aebench.errors import Parser
+
+    p = Parser("analyze", "Analyse a finished run from its checkpoint: its codes (PCA, t-SNE, "
+               "a linear probe: analysis=latent, the default) or anomaly detection "
+               "(analysis=anomaly), into RUN_DIR/analysis-<time>/.",
+               ["aebench analyze outputs/2026-11-23/10-00-00-123456",
+                "aebench analyze RUN_DIR analysis=all analysis.holdout_class=cat"])
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run or sweep trial folder")
+    p.add_argument("overrides", metavar="KEY=VALUE", nargs="*", default=[],
+                   help="config overrides on top of the run's own (analysis=, analysis.*)")
+    return p
 
 
-def main(argv=None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0].startswith("-"):
-        sys.exit(USAGE)
-    from aebench.errors import ConfigError, fail
+def main(argv: list[str] | None = None) -> None:
+    """`aebench analyze ARGS` and `python -m aebench.analyze ARGS` (the same code path)."""
+    from aebench.errors import run_command
 
-    try:
-        analyze_run(Path(argv[0]), list(argv[1:]))
-    except ConfigError as err:
-        fail(str(err))
+    run_command(parser(), command, argv)
 
 
 def analyze_run(run_dir: Path, extra: list[str]) -> dict:

@@ -12,9 +12,7 @@ validation PSNR and loss per step. `--sweep` shows one sweep's runs (its W&B gro
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 
 #: what the sweep panels plot: config keys (x axes) and summary keys (metrics.json names)
 KNOBS = ("latent", "depth", "blur")
@@ -53,25 +51,20 @@ def build_workspace(entity: str, project: str, name: str = "aebench sweeps",
                                           groupby=[ws.Config("model_name")]))
 
 
-def main(argv: list[str] | None = None) -> None:
+def command(args) -> int:
+    """`aebench dashboard ENTITY/PROJECT`: build the view, save or print it."""
     from aebench.errors import fail
 
-    ap = argparse.ArgumentParser(prog="python -m aebench.dashboard", description=__doc__.split("\n")[0])
-    ap.add_argument("target", help="ENTITY/PROJECT of the W&B project the runs were synced to")
-    ap.add_argument("--name", default="aebench sweeps", help="the saved view's name")
-    ap.add_argument("--sweep", default=None, help="a sweep's W&B group (sweep-...): only its runs")
-    ap.add_argument("--dry-run", action="store_true", help="print the view's spec; save nothing")
-    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     entity, sep, project = args.target.partition("/")
     if not sep or not entity or not project or "/" in project:
         fail(f"{args.target!r} is not ENTITY/PROJECT (e.g. my-team/aebench)")
     try:
         workspace = build_workspace(entity, project, args.name, args.sweep)
     except ImportError:
-        fail("python -m aebench.dashboard needs wandb-workspaces: pip install 'aebench[dashboard]'")
+        fail("aebench dashboard needs wandb-workspaces: pip install 'aebench[dashboard]'")
     if args.dry_run:
         print(json.dumps(workspace._to_model().model_dump(mode="json"), indent=1, default=str))
-        return
+        return 0
     try:
         saved = workspace.save()
     except Exception as err:  # noqa: BLE001 - no key, no network, no such project
@@ -79,6 +72,31 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"could not save the view to {args.target}: {first} (W&B needs an API key and "
              "network; --dry-run prints the spec without them)")
     print(f"saved: {saved.url}")
+    return 0
+
+
+def parser():
+    """`aebench dashboard`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
+    from aebench.errors import Parser
+
+    p = Parser("dashboard", "Save a W&B workspace view for aebench sweeps (needs the dashboard "
+               "extra and a W&B key; --dry-run needs neither).",
+               ["aebench dashboard my-team/aebench",
+                "aebench dashboard my-team/aebench --sweep sweep-..._10-00-00-123456",
+                "aebench dashboard my-team/aebench --dry-run   # print the spec, no server"])
+    p.add_argument("target", metavar="ENTITY/PROJECT",
+                   help="the W&B project the runs were synced to")
+    p.add_argument("--name", default="aebench sweeps", help="the saved view's name")
+    p.add_argument("--sweep", default=None, help="a sweep's W&B group (sweep-...): only its runs")
+    p.add_argument("--dry-run", action="store_true", help="print the view's spec; save nothing")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`aebench dashboard ARGS` and `python -m aebench.dashboard ARGS` (the same code path)."""
+    from aebench.errors import run_command
+
+    run_command(parser(), command, argv)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -526,24 +525,62 @@ def new_run_dir() -> Path:
     return run_dir
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m aebench.eda [overrides]`: the same config as a training run (data=, data.root=,
-    blur=, logger=); `hydra.run.dir=DIR` picks the folder (default outputs/eda/<date>/<time>)."""
-    from aebench.errors import fail
+def command(args) -> int:
+    """`aebench eda [OVERRIDES] [--cfg job]`: the same config as a
+    training run (data=, data.root=, blur=, logger=); `hydra.run.dir=DIR` picks the folder
+    (default outputs/eda/<date>/<time>). A run that fails its checks leaves no folder."""
+    from aebench.errors import remove_new_folder
     from aebench.config import check_keys, compose
     from aebench.errors import ConfigError
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    if {"-m", "--multirun"} & set(args) or any(a.startswith("hparams_search=") for a in args):
-        fail("python -m aebench.eda runs one job: run it once per data set (no -m / hparams_search)")
-    out = next((a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")), None)
-    args = [a for a in args if not a.startswith("hydra.run.dir=")]
+    overrides = list(args.overrides)
+    if args.multirun or any(a.startswith("hparams_search=") for a in overrides):
+        raise ConfigError("eda runs one job: run it once per data set (no -m / hparams_search)")
+    out = next((a.split("=", 1)[1] for a in overrides if a.startswith("hydra.run.dir=")), None)
+    overrides = [a for a in overrides if not a.startswith("hydra.run.dir=")]
+    check_keys(overrides)
+    out_dir = Path(out).absolute() if out else new_run_dir()
+    composed = compose(overrides, out_dir)
+    if args.cfg:
+        from omegaconf import OmegaConf
+
+        print(OmegaConf.to_yaml(composed.cfg), end="")
+        return 0
+    fresh = not out_dir.exists()
     try:
-        check_keys(args)
-        composed = compose(args, Path(out) if out else new_run_dir())
         run(composed.cfg, str(composed.choices.get("data", "data")))
-    except ConfigError as err:
-        fail(str(err))
+    except ConfigError:
+        if fresh:
+            remove_new_folder(out_dir)
+        raise
+    return 0
+
+
+def parser():
+    """`aebench eda`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
+    import argparse
+
+    from aebench.errors import Parser
+
+    p = Parser("eda", "Explore a data set: per-split statistics (stats.json), class balance, "
+               "pixel histograms, channel correlation, samples and degradations, into "
+               "outputs/eda/DATE/TIME (or hydra.run.dir=DIR). Same config and overrides as "
+               "training.",
+               ["aebench eda data=cifar10 data.root=/data logger=none",
+                "aebench eda data=mnist +eda.sigmas=[1,2,3] +eda.samples=16",
+                "aebench eda data=folder data.root=DIR --cfg job   # the config, nothing run"])
+    p.add_argument("overrides", metavar="KEY=VALUE", nargs="*", default=[],
+                   help="config overrides, as for training (data=, data.root=, blur=, logger=)")
+    p.add_argument("--cfg", choices=("job",), help="print the composed config and exit")
+    p.add_argument("-m", "--multirun", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`aebench eda ARGS` and `python -m aebench.eda ARGS` (the same code path)."""
+    from aebench.errors import run_command
+
+    run_command(parser(), command, argv)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime
 import itertools
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -36,8 +35,6 @@ from aebench.errors import ConfigError
 
 log = logging.getLogger("aebench")
 
-USAGE = ("usage: python -m aebench.evaluate RUN_DIR [overrides] "
-         "(e.g. blur=2.0; -m blur=0.5,1.0,2.0 for a sweep of evaluations)")
 MODEL_KEYS = ("model", "latent", "depth", "lr", "loss", "optimizer", "resume", "overwrite",
               "analysis", "callbacks", "hparams_search", "experiment")
 #: what metrics.json of the evaluated run says about how the model was trained (kept as is)
@@ -228,41 +225,54 @@ def evaluate_sweep(run_dir, extra: list[str]) -> tuple[Path, list[dict]]:
     return sweep_dir, results
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0].startswith("-"):
-        print(__doc__ if argv and argv[0] in ("-h", "--help") else USAGE,
-              file=sys.stdout if argv else sys.stderr)
-        sys.exit(0 if argv else 2)
-    from aebench.errors import fail
-
+def command(args) -> int:
+    """`aebench evaluate RUN_DIR [OVERRIDES] [-m]`; with -m the exit
+    status is the number of evaluations that failed."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    run_dir, rest = argv[0], argv[1:]
-    multirun = bool({"-m", "--multirun"} & set(rest))
-    extra = [a for a in rest if a not in ("-m", "--multirun")]
-    try:
-        if not multirun:
-            if any("," in a.partition("=")[2] for a in extra):
-                log.info("a comma in a value is taken literally; add -m to sweep over the values")
-            metrics = evaluate_run(run_dir, extra)
-            from rich.console import Console
+    if not args.multirun:
+        if any("," in a.partition("=")[2] for a in args.overrides):
+            log.info("a comma in a value is taken literally; add -m to sweep over the values")
+        metrics = evaluate_run(args.run_dir, args.overrides)
+        from rich.console import Console
 
-            from aebench.outputs import summary_table
+        from aebench.outputs import summary_table
 
-            Console().print(summary_table(metrics))
-            print(f"evaluation written to {metrics['output_dir']}")
-            return
-        sweep_dir, results = evaluate_sweep(run_dir, extra)
-    except ConfigError as err:
-        fail(str(err))
+        Console().print(summary_table(metrics))
+        print(f"evaluation written to {metrics['output_dir']}")
+        return 0
+    sweep_dir, results = evaluate_sweep(args.run_dir, args.overrides)
     from aebench.report import markdown
     from aebench.trials import collect_trials
 
     print(markdown(collect_trials([sweep_dir])))
     failed = sum(r.get("status") != "ok" for r in results)
     print(f"{len(results)} evaluation(s), {failed} failed; leaderboard.md in {sweep_dir}")
-    if failed:
-        sys.exit(min(failed, 255))
+    return min(failed, 255)
+
+
+def parser():
+    """`aebench evaluate`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
+    from aebench.errors import Parser
+
+    p = Parser("evaluate", "Score a trained run under another degradation or data set, without "
+               "training it again, into RUN_DIR/eval-<time>/ (the run's own files are untouched). "
+               "Overrides that change the model are refused.",
+               ["aebench evaluate RUN_DIR blur=2.0",
+                "aebench evaluate RUN_DIR data=folder data.root=DIR",
+                "aebench evaluate RUN_DIR -m blur=0.5,1.0,1.5,2.0   # one per value + leaderboard"])
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run or sweep trial folder")
+    p.add_argument("overrides", metavar="KEY=VALUE", nargs="*", default=[],
+                   help="config overrides on top of the run's own (degradation, data)")
+    p.add_argument("-m", "--multirun", action="store_true",
+                   help="one evaluation per combination of comma-separated values")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`aebench evaluate ARGS` and `python -m aebench.evaluate ARGS` (the same code path)."""
+    from aebench.errors import run_command
+
+    run_command(parser(), command, argv)
 
 
 if __name__ == "__main__":

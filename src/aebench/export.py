@@ -19,7 +19,6 @@ ONNX needs the `export` extra (onnx, onnxscript, onnxruntime), which `make insta
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -230,25 +229,13 @@ def _importable(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m aebench.export",
-                                description="Export a trained run's network (ONNX or "
-                                            "TorchScript) with a JSON sidecar, checked against "
-                                            "PyTorch.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--format", required=True, choices=sorted(FORMATS))
-    p.add_argument("--out", help="file to write (default RUN_DIR/export/<model>.onnx|.pt)")
-    p.add_argument("--tolerance", type=float, default=1e-4,
-                   help="largest accepted abs difference to PyTorch (default 1e-4)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: torch's)")
-    args = p.parse_args(argv)
+def command(args) -> int:
+    """`aebench export RUN_DIR --format F`: export, check, say where."""
     from aebench.errors import fail
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         sidecar = export(args.run_dir, args.format, args.out, args.tolerance, args.opset)
-    except ConfigError as err:
-        fail(str(err))
     except ExportError as err:
         fail(str(err))
     path = (Path(args.out) if args.out else
@@ -257,6 +244,32 @@ def main(argv: list[str] | None = None) -> None:
     print(f"max abs difference to PyTorch: {check['max_abs_diff']:.3g} (<= {check['tolerance']:g}; "
           f"{check['runtime']} on {check['items']})")
     print(f"wrote {path} and {path.name}.json")
+    return 0
+
+
+def parser():
+    """`aebench export`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
+    from aebench.errors import Parser
+
+    p = Parser("export", "Export a trained run's network with a JSON sidecar, checked against "
+               "PyTorch on test items (max abs difference <= --tolerance).",
+               ["aebench export RUN_DIR --format onnx",
+                "aebench export RUN_DIR --format torchscript --out model.pt"])
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run or sweep trial folder")
+    p.add_argument("--format", required=True, choices=sorted(FORMATS))
+    p.add_argument("--out", help="file to write (default RUN_DIR/export/<model>.<format's "
+                                 "extension>)")
+    p.add_argument("--tolerance", type=float, default=1e-4,
+                   help="largest accepted abs difference to PyTorch (default 1e-4)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: torch's)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`aebench export ARGS` and `python -m aebench.export ARGS` (the same code path)."""
+    from aebench.errors import run_command
+
+    run_command(parser(), command, argv)
 
 
 if __name__ == "__main__":

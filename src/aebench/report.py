@@ -23,7 +23,6 @@ This module imports neither torch, Lightning nor Hydra, so it runs anywhere the 
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import os
@@ -190,33 +189,50 @@ def _num(v, fmt: str, unit: str = "") -> str:
     return format(v, fmt) + unit
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m aebench.report",
-        description="Leaderboard of every trial below DIR(s): a markdown table on stdout, and "
-                    "leaderboard.md, leaderboard.csv and plots written into --out.")
-    parser.add_argument("dirs", nargs="+", metavar="DIR", help="sweep or run folders")
-    parser.add_argument("--out", help="where to write the leaderboard files (default: first DIR)")
-    parser.add_argument("--pivot", metavar="KEY", help="print rows = model, columns = the values "
-                        "of KEY (e.g. blur, latent) instead of the trial list")
-    parser.add_argument("--evaluations", action="store_true",
-                        help="also list the `python -m aebench.evaluate` results inside the runs "
-                        "(eval-*/), as rows 'MODEL (trained: ...)': a model trained at one blur "
-                        "and scored at others")
-    parser.add_argument("--metric", default="test_psnr",
-                        help="the score in the pivot's cells (default test_psnr; test_ssim, ...)")
-    args = parser.parse_args(argv)
+def command(args) -> int:
+    """`aebench report DIR...`: the table on stdout, files written."""
+    from aebench.errors import ConfigError
+
     if not find_trials(args.dirs):
-        sys.exit(f"aebench.report: no metrics.json (or .hydra/overrides.yaml) found under "
-                 f"{', '.join(args.dirs)}")
+        raise ConfigError(f"report: no metrics.json (or .hydra/overrides.yaml) found under "
+                          f"{', '.join(args.dirs)}; give sweep or run folders")
     result = write_leaderboard(args.dirs, args.out, args.evaluations)
     trials = collect_trials(args.dirs, args.evaluations)
     print(pivot(trials, args.pivot, args.metric) if args.pivot else markdown(trials))
     # On stderr, so that stdout stays a clean markdown table (`... > table.md`).
     files = [result["html"], result["markdown"], result["csv"]] + result["plots"]
-    print(f"aebench.report: {result['trials']} trials ({result['ok']} ok, {result['failed']} "
+    print(f"aebench report: {result['trials']} trials ({result['ok']} ok, {result['failed']} "
           f"failed, {result['unfinished']} unfinished); wrote {', '.join(f.name for f in files)} "
           f"to {Path(result['markdown']).parent}", file=sys.stderr)
+    return 0
+
+
+def parser():
+    """`aebench report`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
+    from aebench.errors import Parser
+
+    p = Parser("report", "Leaderboard of every trial below DIR(s): a markdown table on stdout; "
+               "report.html, leaderboard.md, leaderboard.csv and plots written into --out.",
+               ["aebench report multirun/2026-11-23/10-00-00-123456",
+                "aebench report multirun/*/* --out all/ --pivot blur"])
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="sweep or run folders")
+    p.add_argument("--out", help="where to write the leaderboard files (default: first DIR)")
+    p.add_argument("--pivot", metavar="KEY", help="print rows = model, columns = the values "
+                   "of KEY (e.g. blur, latent) instead of the trial list")
+    p.add_argument("--evaluations", action="store_true",
+                   help="also list the `aebench evaluate` results inside the runs (eval-*/), as "
+                        "rows 'MODEL (trained: ...)': a model trained at one blur and scored at "
+                        "others")
+    p.add_argument("--metric", default="test_psnr",
+                   help="the score in the pivot's cells (default test_psnr; test_ssim, ...)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`aebench report ARGS` and `python -m aebench.report ARGS` (the same code path)."""
+    from aebench.errors import run_command
+
+    run_command(parser(), command, argv)
 
 
 if __name__ == "__main__":

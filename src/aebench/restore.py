@@ -35,7 +35,6 @@ restored, each failure is listed at the end with its reason, and the exit status
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import logging
@@ -576,10 +575,34 @@ def summary_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m aebench.restore",
-        description="Restore your own images (or sequences) with a trained run's model.")
+def command(args) -> int:
+    """`aebench restore ARGS`: restore, print what was written; 2 when
+    an input could not be restored (each listed with its reason)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    result = restore(args.run_dir, args.inputs, args.out, degrade=args.degrade,
+                     max_pixels=args.max_pixels, tile=args.tile, overlap=args.overlap,
+                     batch=args.batch, device=args.device,
+                     whole_max_pixels=args.whole_max_pixels)
+    print(f"restored {len(result['written'])} file(s) into {Path(args.out).absolute()}")
+    if result["summary"]:
+        print(summary_table(result["summary"]))
+        print(f"strips, scores.csv and summary.json in {Path(args.out).absolute()}")
+    if result["failed"]:
+        print(f"failed: {len(result['failed'])} input(s) not restored:", file=sys.stderr)
+        for path, why in result["failed"]:
+            print(f"  {path}: {why}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def parser():
+    """`aebench restore`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
+    from aebench.errors import Parser
+
+    p = Parser("restore", "Restore your own images (or sequences) with a trained run's model: "
+               "outputs keep the inputs' names and sizes; never written over an input.",
+               ["aebench restore outputs/2026-11-23/10-00-00-123456 photo.jpg scans/ --out restored/",
+                "aebench restore RUN_DIR sharp/ --out demo/ --degrade   # blur first, score it"])
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run or sweep trial folder")
     p.add_argument("inputs", metavar="INPUT", nargs="+",
                    help="image files or folders (.png/.jpg/.jpeg); .npy/.csv for sequence runs")
@@ -587,7 +610,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--degrade", action="store_true",
                    help="apply the run's degradation first and score degraded vs restored")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                   help="refuse images above this many pixels (default 50,000,000)")
+                   help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,})")
     p.add_argument("--tile", type=int, default=None,
                    help="fully convolutional models: run on N x N tiles (default: whole image "
                         "up to --whole-max-pixels); size-tied models always use their size")
@@ -601,27 +624,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
-    from aebench.errors import fail
-    from aebench.errors import ConfigError
+    """`aebench restore ARGS` and `python -m aebench.restore ARGS` (the same code path)."""
+    from aebench.errors import run_command
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        result = restore(args.run_dir, args.inputs, args.out, degrade=args.degrade,
-                         max_pixels=args.max_pixels, tile=args.tile, overlap=args.overlap,
-                         batch=args.batch, device=args.device,
-                         whole_max_pixels=args.whole_max_pixels)
-    except ConfigError as err:
-        fail(str(err))
-    print(f"restored {len(result['written'])} file(s) into {Path(args.out).absolute()}")
-    if result["summary"]:
-        print(summary_table(result["summary"]))
-        print(f"strips, scores.csv and summary.json in {Path(args.out).absolute()}")
-    if result["failed"]:
-        print(f"failed: {len(result['failed'])} input(s) not restored:", file=sys.stderr)
-        for path, why in result["failed"]:
-            print(f"  {path}: {why}", file=sys.stderr)
-        sys.exit(2)
+    run_command(parser(), command, argv)
 
 
 if __name__ == "__main__":
