@@ -167,10 +167,10 @@ def test_make_run_is_the_benchmark_in_miniature():
 def test_help_introduces_aebench_with_the_readme_usage():
     res = subprocess.run([sys.executable, "-m", "aebench", "--help"], capture_output=True,
                          text=True, timeout=120)
-    assert res.returncode == 0
-    assert res.stdout.startswith("aebench: train and benchmark autoencoders")
+    assert res.returncode == 0 and res.stdout.startswith("usage: aebench")
+    assert "aebench: train and benchmark autoencoders" in res.stdout
     assert "cli is powered by Hydra" not in res.stdout
     readme = (ROOT / "README.md").read_text()
-    for line in ("python -m aebench -m latent=32,128,256", "python -m aebench.report DIR",
-                 "python -m aebench -m experiment=benchmark_shapes"):
+    for line in ("aebench -m latent=32,128,256", "aebench report ",
+                 "aebench -m experiment=benchmark_shapes"):
         assert line in res.stdout and line in readme

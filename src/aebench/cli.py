@@ -420,8 +420,7 @@ def completion_parser() -> Parser:
     p = Parser("completion", "Print a bash completion script for the aebench command: "
                "subcommands, their flags, config groups and their options, config keys.",
                ['eval "$(aebench completion bash)"              # this shell',
-                "aebench completion bash >> ~/.bashrc             # every new shell",
-                "# zsh: autoload -U bashcompinit && bashcompinit, then the eval line"])
+                "aebench completion bash >> ~/.bashrc             # every new shell"])
     p.add_argument("shell", choices=("bash",))
     return p
 
