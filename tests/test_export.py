@@ -77,3 +77,22 @@ def test_a_network_that_cannot_be_exported_gets_one_line(tmp_path, capsys, monke
     assert code == 2 and len(err) == 1
     assert "cannot be exported to ONNX" in err[0] and "aten::something" in err[0]
     assert not list(tmp_path.iterdir())  # nothing left behind
+
+
+def test_an_export_that_differs_from_pytorch_is_refused_and_leaves_no_file(tmp_path, capsys,
+                                                                          monkeypatch):
+    """The parity check: an exported file whose outputs differ from the network's by more than
+    --tolerance stops the command (exit 2, one line) and is deleted, sidecar never written."""
+    import aebench.export as export
+
+    real = export._export_torchscript
+
+    def off_by_a_little(net, example, path):
+        runner = real(net, example, path)
+        return lambda x: runner(x) + 1e-3  # as a wrong export would
+    monkeypatch.setattr(export, "_export_torchscript", off_by_a_little)
+    out = tmp_path / "m.pt"
+    assert export_main(trained_run("cnn"), "--format", "torchscript", "--out", out) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "differs from PyTorch by up to 0.001" in lines[0], lines
+    assert list(tmp_path.iterdir()) == []

@@ -176,3 +176,25 @@ def test_degrade_writes_strips_scores_and_summary():
     strip = Image.open(tmp / "out" / "strips" / "p0.png")
     assert strip.size[0] > 3 * 64  # clean | degraded | restored
     assert (tmp / "out" / "scores.csv").read_text().count("\n") == 4
+
+
+def test_tiles_blend_over_exactly_their_overlap_with_weights_that_sum_to_one():
+    """run_tiled's window: a tile's output counts alone outside the overlaps, and across an
+    overlap of N pixels the two tiles' weights are the raised cosine sin^2 / cos^2 of
+    pi/2 (k + 0.5) / N (k = 0..N-1), which sum to 1: a window one pixel wider or narrower, or
+    another ramp, changes these values."""
+    from aebench.restore import run_tiled
+
+    tile, overlap, width = 16, 6, 36  # tiles start at 0, 10, 20: overlaps 10..15 and 20..25
+    x = (torch.arange(width, dtype=torch.float64) / 100).expand(1, 1, tile, width).clone()
+    # each tile comes back filled with its own mean: which tile a pixel took its value from shows
+    out = run_tiled(lambda t: t.mean(dim=(1, 2, 3), keepdim=True).expand_as(t).clone(), x,
+                    (tile, tile), (overlap, overlap), batch=2)[0, 0, 0]
+    means = [(start + (tile - 1) / 2) / 100 for start in (0, 10, 20)]
+    expected = torch.empty(width, dtype=torch.float64)
+    expected[:10], expected[16:20], expected[26:] = means[0], means[1], means[2]
+    k = torch.arange(overlap, dtype=torch.float64)
+    rise = torch.sin(0.5 * math.pi * (k + 0.5) / overlap) ** 2  # the next tile's weight
+    for i, start in enumerate((10, 20)):
+        expected[start:start + overlap] = (1 - rise) * means[i] + rise * means[i + 1]
+    assert torch.allclose(out, expected, rtol=0, atol=1e-12), (out - expected).abs().max()

@@ -159,3 +159,23 @@ def test_a_resumed_sweep_keeps_finished_trials_and_reruns_the_rest(run_cli, tmp_
     assert {i: (sweep / str(i) / "metrics.json").stat().st_mtime_ns for i in (0, 2)} == kept
     assert _metrics(sweep / "1")["status"] == "ok"
     assert "3 ok" in (sweep / "leaderboard.md").read_text()
+
+
+def test_a_checkpoint_carries_the_random_state_training_noise_continues_from(compose_cfg):
+    """module.on_save_checkpoint / on_load_checkpoint: after a resume the training noise (drawn
+    from torch's global generator each step) continues exactly where the checkpoint left it."""
+    from aebench.config import build_parts
+
+    cfg = compose_cfg("data=shapes", "model=cnn", "degradation=noise", "data.num_train=32",
+                      "data.num_test=16", *conftest.FAST)
+    _, degradation, _, module = build_parts(cfg)
+    x, idx = torch.rand(4, 3, 32, 32), torch.arange(4)
+    torch.manual_seed(7)
+    torch.rand(3)  # some steps before the checkpoint
+    checkpoint: dict = {}
+    module.on_save_checkpoint(checkpoint)
+    expected = degradation(x, idx, "train")  # the next step's noise in the uninterrupted run
+    torch.manual_seed(8)  # a new process: another state
+    _, _, _, resumed = build_parts(cfg)
+    resumed.on_load_checkpoint(checkpoint)
+    assert torch.equal(degradation(x, idx, "train"), expected)

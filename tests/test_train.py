@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from conftest import FAST, FAST_SHAPES
 from hydra.utils import instantiate
@@ -218,3 +219,27 @@ def test_a_fused_optimizer_still_clips_under_mixed_precision(compose_cfg):
                          enable_model_summary=False)
     trainer.fit(module, datamodule=dm)
     assert trainer.global_step == 2 and not trainer.optimizers[0].defaults["fused"]
+
+
+def test_the_best_validation_epoch_is_the_one_tested_and_reported(compose_cfg, monkeypatch):
+    """Three epochs whose validation losses are 0.3, 0.1, 0.2: the middle one is tested (its
+    checkpoint), and metrics.json's best_val_loss / val_psnr / val_mse are that epoch's."""
+    from aebench.module import AutoencoderModule
+
+    forced, seen = [0.3, 0.1, 0.2], {}
+    log = AutoencoderModule.log
+
+    def log_forced(self, name, value, *args, **kwargs):
+        if name == "val/loss":
+            value = torch.tensor(forced[self.current_epoch])
+        if name in ("val/psnr", "val/mse"):
+            seen[(name, self.current_epoch)] = float(value)
+        return log(self, name, value, *args, **kwargs)
+    monkeypatch.setattr(AutoencoderModule, "log", log_forced)
+    metrics = run(compose_cfg(*TINY, "model=cnn", "trainer.max_epochs=3"))
+    assert metrics["epochs"] == 3
+    assert metrics["best_val_loss"] == pytest.approx(0.1)
+    assert metrics["best_checkpoint"].endswith("epoch001.ckpt")
+    assert len({seen["val/psnr", e] for e in range(3)}) == 3  # the epochs can be told apart
+    assert metrics["val_psnr"] == pytest.approx(seen["val/psnr", 1], rel=1e-6)
+    assert metrics["val_mse"] == pytest.approx(seen["val/mse", 1], rel=1e-6)
