@@ -8,7 +8,7 @@ from hydra.utils import instantiate
 
 from aebench.degradations import Blur
 from aebench.errors import ConfigError
-from aebench.models.common import psnr
+from aebench.metrics import psnr
 from aebench.config import build
 
 

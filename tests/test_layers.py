@@ -22,7 +22,7 @@ FLOORS = {
     3: ("module", "vae_module"),
     4: ("config",),
     5: ("train", "sweep", "checkpoints", "loggers", "wandb_callback", "outputs", "trained",
-        "trials", "report", "html_report", "runfolder"),
+        "trials", "report", "html_report", "runfolder", "anysize"),
     6: ("cli", "__main__", "__init__", "restore", "evaluate", "export", "analyze", "eda",
         "dashboard"),
 }

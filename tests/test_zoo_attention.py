@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from aebench.degradations import Blur
 from aebench.errors import ConfigError
 from aebench.models.attention_unet import AttentionUNet
-from aebench.models.common import psnr
+from aebench.metrics import psnr
 from aebench.models.unet import UNet
 
 

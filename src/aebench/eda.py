@@ -190,9 +190,11 @@ def channel_colours(c: int) -> list[str]:
 
 
 def psnr(clean: torch.Tensor, other: torch.Tensor) -> float:
-    """Mean over items of 10 log10(1 / MSE) (data range 1); inf when every item is identical."""
+    """Mean over items of their PSNR (data range 1); inf when every item is identical."""
+    from aebench.metrics import psnr_of_mse
+
     mse = ((other.double() - clean.double()) ** 2).flatten(1).mean(1)
-    return float((10 * torch.log10(1 / mse)).mean())
+    return float(psnr_of_mse(mse, floor=0.0).mean())
 
 
 # -- figures --------------------------------------------------------------------------------

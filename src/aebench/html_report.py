@@ -29,6 +29,7 @@ from aebench.trials import (KNOBS, baseline_label, collect_trials, common_overri
                             plot_knob)
 
 #: leaderboard columns of the page: (header, key, format); the gain column is drawn apart
+from aebench.metrics import gain_db
 COLUMNS = (
     ("#", "rank", None),
     ("model", "model", None),
@@ -94,9 +95,7 @@ def _fmt(t: dict, key: str, fmt) -> str:
         g = t.get("psnr_gain")
         unit = " dB"
         if g is None and t.get("test_mse") and t.get("baseline_mse"):
-            import math
-
-            g = 10 * math.log10(t["baseline_mse"] / max(t["test_mse"], 1e-12))  # MSE ratio in dB
+            g = gain_db(t["baseline_mse"], t["test_mse"])  # MSE ratio in dB
         if g is None:
             return "<td></td>"
         return f'<td class="{"pos" if g > 0 else "neg"}">{g:+.2f}{unit}</td>'
@@ -167,9 +166,7 @@ def gain_chart(trials: list[dict]) -> bytes | None:
         if t.get("psnr_gain") is not None:
             gains.append((t, t["psnr_gain"]))
         elif t.get("test_mse") and t.get("baseline_mse"):
-            import math
-
-            gains.append((t, 10 * math.log10(t["baseline_mse"] / max(t["test_mse"], 1e-12))))
+            gains.append((t, gain_db(t["baseline_mse"], t["test_mse"])))
     if len(gains) < 2:
         return None
     import matplotlib

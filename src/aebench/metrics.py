@@ -1,4 +1,11 @@
-"""SSIM as torchmetrics defines it, computed with a separable Gaussian window.
+"""The scores: PSNR (the one place it is computed), gains in dB, SSIM, the compression figures.
+
+PSNR is 10 log10(range^2 / MSE): `psnr_of_mse` of one MSE or of a tensor of per-item MSEs,
+`psnr_per_image` of images against their targets, `psnr` their mean (clipped to [0, 1]),
+`gain_db` the ratio of two MSEs in dB (a model's gain over its baseline). These need no torch import, so the result readers
+(`aebench.report`, `aebench.html_report`) use them without loading torch; SSIM loads it.
+
+SSIM as torchmetrics defines it, computed with a separable Gaussian window.
 
 `SSIM()` gives the values of torchmetrics' `StructuralSimilarityIndexMeasure(data_range=1.0)`
 with its defaults (Gaussian window 11 px, sigma 1.5, k1 0.01, k2 0.03, reflect padding, mean
@@ -11,10 +18,10 @@ over 2,000 CIFAR-sized images on 2 cores: 0.15 s instead of 0.98 s), same sums.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
-from torchmetrics import Metric
+if TYPE_CHECKING:
+    import torch
 
 
 def compression(input_shape, code_size: int, params: int) -> dict:
@@ -24,15 +31,38 @@ def compression(input_shape, code_size: int, params: int) -> dict:
             "compression_ratio": round(n_in / max(int(code_size), 1), 3), "params": int(params)}
 
 
-def psnr_per_image(preds: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+def psnr_of_mse(mse, data_range: float = 1.0, floor: float = 1e-12):
+    """PSNR (dB) of a mean squared error: of a float, a float; of a tensor of per-item MSEs, a
+    tensor of per-item PSNRs. MSEs below `floor` count as `floor` (0: an exact match is inf)."""
+    if isinstance(mse, (int, float)):
+        return 10 * math.log10(data_range ** 2 / max(mse, floor))
+    return 10 * (data_range ** 2 / mse.clamp_min(floor)).log10()
+
+
+def psnr_per_image(preds, target, data_range: float = 1.0, floor: float = 1e-20):
     """(N,) PSNR of each image (dB; MSE over all its other dimensions): what the mean per-image
     PSNR of every table here averages. Callers clip `preds` to the data range first."""
-    mse = ((preds.float() - target.float()) ** 2).flatten(1).mean(1).clamp_min(1e-20)
-    return 10 * torch.log10(data_range ** 2 / mse)
+    return psnr_of_mse(((preds.float() - target.float()) ** 2).flatten(1).mean(1), data_range,
+                       floor)
 
 
-def gaussian_1d(sigma: float, dtype=torch.float32, device=None) -> torch.Tensor:
-    """torchmetrics' 1-D window: size int(3.5 sigma + 0.5) * 2 + 1, normalised to sum 1."""
+def psnr(pred, target) -> float:
+    """Mean per-image PSNR (data range 1) of `pred` clipped to [0, 1]: what non-learned rows tune
+    on."""
+    return psnr_of_mse(((pred.clamp(0, 1) - target) ** 2).flatten(1).mean(1)).mean().item()
+
+
+def gain_db(baseline_mse: float, mse: float) -> float:
+    """How far an MSE is below the baseline's, in dB (the PSNR gain, for data without PSNR)."""
+    return 10 * math.log10(baseline_mse / max(mse, 1e-12))
+
+
+def gaussian_1d(sigma: float, dtype=None, device=None) -> torch.Tensor:
+    """torchmetrics' 1-D window: size int(3.5 sigma + 0.5) * 2 + 1, normalised to sum 1
+    (float32 unless `dtype` says otherwise)."""
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
     size = int(3.5 * sigma + 0.5) * 2 + 1
     dist = torch.arange((1 - size) / 2, (1 + size) / 2, 1, dtype=dtype, device=device)
     gauss = torch.exp(-torch.pow(dist / sigma, 2) / 2)
@@ -42,6 +72,8 @@ def gaussian_1d(sigma: float, dtype=torch.float32, device=None) -> torch.Tensor:
 def _band(g: torch.Tensor, n_padded: int) -> torch.Tensor:
     """(n_padded, n_padded - len(g) + 1) matrix M with M[j + k, j] = g[k]: X @ M is a 'valid'
     1-D convolution (correlation) of the rows of X with g."""
+    import torch
+
     n_out = n_padded - len(g) + 1
     m = torch.zeros(n_padded, n_out, dtype=g.dtype, device=g.device)
     for k, w in enumerate(g):
@@ -52,6 +84,9 @@ def _band(g: torch.Tensor, n_padded: int) -> torch.Tensor:
 def ssim_per_image(preds: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
                    sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
     """(B,) SSIM of each image pair (B, C, H, W)."""
+    import torch
+    import torch.nn.functional as F
+
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
     g = gaussian_1d(sigma, preds.dtype, preds.device)
     pad = (len(g) - 1) // 2
@@ -70,23 +105,38 @@ def ssim_per_image(preds: torch.Tensor, target: torch.Tensor, data_range: float 
     return ssim_map.flatten(1).mean(1)
 
 
-class SSIM(Metric):
-    """Mean SSIM over all images seen (torchmetrics' definition, data_range=1 by default)."""
+def _ssim_class():
+    import torch
+    from torchmetrics import Metric
 
-    is_differentiable = True
-    higher_is_better = True
-    full_state_update = False
+    class SSIM(Metric):
+        """Mean SSIM over all images seen (torchmetrics' definition, data_range=1 by default)."""
 
-    def __init__(self, data_range: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.data_range = data_range
-        self.add_state("similarity", default=torch.tensor(0.0), dist_reduce_fx="sum")
-        self.add_state("total", default=torch.tensor(0), dist_reduce_fx="sum")
+        is_differentiable = True
+        higher_is_better = True
+        full_state_update = False
 
-    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
-        values = ssim_per_image(preds, target, self.data_range)
-        self.similarity += values.sum()
-        self.total += values.numel()
+        def __init__(self, data_range: float = 1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.data_range = data_range
+            self.add_state("similarity", default=torch.tensor(0.0), dist_reduce_fx="sum")
+            self.add_state("total", default=torch.tensor(0), dist_reduce_fx="sum")
 
-    def compute(self) -> torch.Tensor:
-        return self.similarity / self.total
+        def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+            values = ssim_per_image(preds, target, self.data_range)
+            self.similarity += values.sum()
+            self.total += values.numel()
+
+        def compute(self) -> torch.Tensor:
+            return self.similarity / self.total
+
+    SSIM.__qualname__ = "SSIM"  # pickled and found as aebench.metrics.SSIM
+    return SSIM
+
+
+def __getattr__(name: str):
+    """`SSIM` is made on first use, so that importing this module does not import torch."""
+    if name == "SSIM":
+        globals()["SSIM"] = cls = _ssim_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,11 +24,11 @@ This module imports neither torch, Lightning nor Hydra, so it runs anywhere the 
 from __future__ import annotations
 
 import csv
-import math
 import os
 import sys
 from pathlib import Path
 
+from aebench.metrics import gain_db
 from aebench.trials import (COLUMNS, KNOBS, by_setting, value_order, row_label, baseline_label,
                             collect_trials, common_overrides, counts, find_trials, plot_knob,
                             raw_value)
@@ -114,8 +114,7 @@ def console_table(trials: list[dict]) -> str:
                       else ""), _num(gain, "+.2f", " dB")]
         else:
             score, second, base = t.get("test_mse"), t.get("test_mae"), t.get("baseline_mse")
-            gain = (10 * math.log10(base / max(score, 1e-12))
-                    if score is not None and base else None)
+            gain = gain_db(base, score) if score is not None and base else None
             cells = [_num(score, ".5f"), _num(second, ".4f"),
                      (f"{baseline_label(t.get('baseline'))} {base:.5f}" if base is not None
                       else ""), _num(gain, "+.2f", " dB")]

@@ -393,15 +393,12 @@ def find_inputs(inputs: list[str], extensions: tuple[str, ...], out_dir: Path):
 def image_scores(restored, clean) -> tuple[float, float]:
     """(PSNR dB, SSIM) of one (C, H, W) image against the clean one: data range 1, SSIM as
     torchmetrics defines it (11 px Gaussian window, sigma 1.5), what training reports."""
-    import torch
-    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+    from aebench.metrics import psnr_of_mse, ssim_per_image
 
-    mse = float(((restored - clean) ** 2).mean())
-    psnr = 10 * math.log10(1.0 / max(mse, 1e-12))
+    psnr = psnr_of_mse(float(((restored - clean) ** 2).mean()))
     if min(clean.shape[-2:]) < 11:
         return psnr, float("nan")
-    s = ssim(restored[None].double(), clean[None].double(), data_range=1.0)
-    return psnr, float(torch.as_tensor(s))
+    return psnr, float(ssim_per_image(restored[None].double(), clean[None].double())[0])
 
 
 def write_strip(clean8, degraded8, restored8, scores, path: Path) -> None:

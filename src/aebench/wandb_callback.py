@@ -8,14 +8,12 @@ item, clean | degraded | output side by side (sequences: a line plot of the thre
 step slider shows the model learning. At the end of the test pass it logs `test/items`, a
 `wandb.Table` of the first `num_test_items` test items: the three pictures, per-item PSNR/SSIM
 (MSE/MAE for sequences) of the output and of the baseline, and the gain over the baseline
-(dB; for sequences 10 log10 of the baseline's MSE over the model's).
+(dB; for sequences the baseline's MSE over the model's, in dB: metrics.gain_db).
 
 It also tells W&B to summarise validation scores by their best epoch (`loggers.define_metrics`);
 the tested epoch's scores come from the module's epoch history (`train.run`).
 """
 from __future__ import annotations
-
-import math
 
 import pytorch_lightning as pl
 import torch
@@ -23,12 +21,11 @@ from pytorch_lightning.callbacks import Callback
 
 from aebench.data.base import to_float
 from aebench.loggers import define_metrics, wandb_run
-from aebench.metrics import ssim_per_image
+from aebench.metrics import gain_db, psnr_of_mse, ssim_per_image
 
 
 def _per_item_psnr(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    mse = (out - x).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(1.0 / mse.clamp_min(1e-12))
+    return psnr_of_mse((out - x).pow(2).flatten(1).mean(1))
 
 
 def _side_by_side(*images: torch.Tensor, scale: int = 1):
@@ -125,7 +122,7 @@ class WandbMedia(Callback):
             mae, bmae = (out - x).abs().flatten(1).mean(1), (base - x).abs().flatten(1).mean(1)
             rows = [[i, wandb.Image(_line_plot(x[i], degraded[i], out[i])), float(mse[i]),
                      float(mae[i]), float(bmse[i]), float(bmae[i]),
-                     10 * math.log10(float(bmse[i]) / max(float(mse[i]), 1e-12))]
+                     gain_db(float(bmse[i]), float(mse[i]))]
                     for i in range(len(x))]
         run.log({"test/items": wandb.Table(columns=cols, data=rows)})
 

@@ -1,10 +1,11 @@
-"""Helpers shared by the networks: argument checks, the image <-> row-sequence view, PSNR for tuning."""
+"""Helpers shared by the networks: argument checks, the image <-> row-sequence view."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from aebench.errors import ConfigError
+from aebench.metrics import psnr  # noqa: F401 (models/wiener.py imports it from here)
 
 
 def positive_int(name: str, value) -> int:
@@ -69,12 +70,6 @@ def from_rows(rows: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
         c, h, w = shape
         return rows.reshape(rows.shape[0], h, w, c).permute(0, 3, 1, 2).contiguous()
     return rows
-
-
-def psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
-    """Mean per-image PSNR (data range 1) of `pred` clipped to [0, 1]: what non-learned rows tune on."""
-    mse = ((pred.clamp(0, 1) - target) ** 2).flatten(1).mean(1).clamp_min(1e-12)
-    return (10 * torch.log10(1 / mse)).mean().item()
 
 
 def image_shape(model: str, input_shape, halvings: int = 0, depth_sets_it: bool = False):

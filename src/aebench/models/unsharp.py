@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.models.common import psnr
+from aebench.metrics import psnr
 
 RADII = (0.5, 0.6, 0.75, 0.9, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 AMOUNTS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
