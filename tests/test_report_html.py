@@ -40,6 +40,7 @@ def _trial(folder: Path, overrides: list[str], metrics: dict | None, pictures: b
         if pictures and metrics.get("status", "ok") == "ok":
             _png(folder / "reconstructions.png", "tab:blue")
             _png(folder / "loss_curve.png", "tab:orange")
+            (folder / "report.html").write_text("<!DOCTYPE html>")  # a run writes its own page
 
 
 @pytest.fixture
@@ -72,25 +73,68 @@ def test_sweep_report_is_one_self_contained_page(sweep):
     info = write_leaderboard(sweep)
     page = info["html"].read_text()
     assert info["html"] == sweep / "report.html"
-    # self-contained: no scripts, no style sheets or pictures fetched from anywhere
+    # self-contained: no scripts, no style sheets or pictures fetched from anywhere; links only
+    # to the trials' own pages and error files, relative to the page
     assert "<script" not in page.lower() and "<link" not in page.lower()
-    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", page)
+    assert not re.search(r"""src\s*=\s*["'](?!data:)""", page)
+    assert set(re.findall(r'href="([^"]*)"', page)) == {
+        *(f"{i}/report.html" for i in range(6)), "6/error.txt"}
     # the leaderboard: best first, each against its baseline with the gain, classical marked
     rows = re.findall(r"<tr class=\"([^\"]*)\">(.*?)</tr>", page.split("<tbody>")[1])
-    models = [re.findall(r"<td[^>]*>(.*?)</td>", cells)[1] for cls, cells in rows
-              if "err" not in cells]
+    models = [re.sub(r"<[^>]+>", "", re.findall(r"<td[^>]*>(.*?)</td>", cells)[1])
+              for cls, cells in rows if 'class="err"' not in cells]
     assert models == ["wiener", "cnn", "unsharp", "cnn", "lstm", "lstm", "unet", "vae"]
     assert rows[0][0] == "classical best" and "+7.29 dB" in rows[0][1]
     assert 'class="neg">-12.03 dB' in page and "input as is" in page
     # the failed trial with its error (escaped), the end of error.txt; the unfinished one
     assert "training loss became nan at step 3 &lt;lr too high&gt;" in page
     assert "boom &lt;here&gt;" in page and "unfinished" in page
-    # pictures: the gain chart, PSNR vs latent (two models at two latents), and each finished
-    # trial's reconstructions (+ loss curve for the learned ones), all inlined
+    # pictures: the gain chart, PSNR vs latent (two models at two latents), and the best five
+    # finished trials' reconstructions (+ loss curve for the learned ones: cnn, cnn, lstm), all
+    # inlined; the sixth (lstm latent=32) is its leaderboard row, linked to its own page
     pictures = page.count('src="data:image/png;base64,')
     assert 'alt="gain over the baseline"' in page and 'alt="psnr_vs_latent"' in page
-    assert pictures == 2 + 6 + 4
+    assert pictures == 2 + 5 + 3
+    assert "<h3>6. lstm" not in page and "<h3>5. lstm" in page
     assert info["table"].splitlines()[2].split()[:2] == ["1", "wiener"]
+
+
+def test_large_sweep_inlines_the_best_few_and_links_the_rest(tmp_path, monkeypatch):
+    """Pictures of the best few and of the classical rows only; every other trial is a
+    leaderboard row linked to its own report.html (a failed one: its error.txt); many gains
+    are one sorted curve, not a bar each."""
+    import shutil
+
+    import aebench.html_report as html_report
+
+    monkeypatch.setattr(html_report, "BARS_MAX", 10)
+    root = tmp_path / "sweep"
+    _trial(root / "0", ["model=wiener"], {"model": "wiener", "test_psnr": 14.0,
+                                          "baseline_psnr": 26.0, "psnr_gain": -12.0, "params": 0})
+    for i in range(1, 26):  # copies of one learned trial, worse and worse
+        if i == 1:
+            _trial(root / "1", ["model=unet", "seed=1"], {
+                "model": "unet", "test_psnr": 40.0, "baseline_psnr": 26.0, "psnr_gain": 14.0,
+                "params": 1000})
+            continue
+        shutil.copytree(root / "1", root / str(i))
+        (root / str(i) / "metrics.json").write_text(json.dumps({
+            "model": "unet", "test_psnr": 40.0 - i, "baseline_psnr": 26.0, "psnr_gain": 14.0 - i,
+            "params": 1000, "overrides": ["model=unet", f"seed={i}"]}))
+    _trial(root / "26", ["model=unet", "seed=26"], {"status": "failed", "model": "unet",
+                                                    "error": "RuntimeError: boom"})
+    (root / "26" / "error.txt").write_text("RuntimeError: boom\n")
+    page = html_report.write_report(root).read_text()
+
+    sections = re.findall(r"<h3>(\d+)\. ", page)
+    # the best 5 (unet seeds 1-5), the classical row (last of the finished: rank 26), the
+    # failed trial (rank 27)
+    assert sections == ["1", "2", "3", "4", "5", "26", "27"]
+    assert page.count('alt="reconstructions"') == 6 and page.count('alt="loss curve"') == 5
+    links = re.findall(r'<a href="([^"]*)">', page)
+    assert len(links) == 27 and "26/error.txt" in links and "25/report.html" in links
+    assert "links to its own report.html" in page
+    assert 'alt="gain over the baseline"' in page  # one curve of 26 finished trials
 
 
 def test_report_command_rewrites_the_page(sweep, capsys):

@@ -10,7 +10,11 @@ and no JavaScript is needed to read it. It holds
 - the gain of each finished trial over its baseline as a bar chart;
 - test PSNR (MSE for sequences) against latent / depth / blur, one line per model, the
   baseline dashed (for each knob that takes two values or more);
-- each trial's reconstructions and loss curve (failed trials: the end of error.txt).
+- the reconstructions and loss curve of the best few trials (`INLINE_BEST`) and of the
+  classical rows (`INLINE_CLASSICAL`); every other trial is one row of the leaderboard whose
+  model name links to that trial's own report.html (failed trials: the end of error.txt
+  for the first few, a link to error.txt for the rest). The page stays small however
+  many trials a sweep has (1,000 trials: `benchmarks/report_scale.py`).
 
 Written by every run (into its folder) and at the end of every multirun (into the sweep
 folder); `python -m aebench.report DIR` rewrites it. Imports neither torch nor Lightning.
@@ -25,11 +29,11 @@ import os
 import tempfile
 from pathlib import Path
 
+from aebench.metrics import gain_db
 from aebench.trials import (KNOBS, baseline_label, collect_trials, common_overrides, counts,
                             plot_knob)
 
 #: leaderboard columns of the page: (header, key, format); the gain column is drawn apart
-from aebench.metrics import gain_db
 COLUMNS = (
     ("#", "rank", None),
     ("model", "model", None),
@@ -52,6 +56,14 @@ COLUMNS = (
     ("status", "status", None),
 )
 
+#: trials whose pictures are inlined: the best INLINE_BEST finished ones, the first
+#: INLINE_CLASSICAL classical rows (filters, identity: the baselines), the first INLINE_FAILED
+#: failed ones' error.txt; the rest are linked (their own report.html, error.txt)
+INLINE_BEST, INLINE_CLASSICAL, INLINE_FAILED = 5, 5, 5
+#: above this many trials the gain chart is one sorted curve instead of a labelled bar each
+BARS_MAX = 40
+
+
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:24px;
 color:#1d2733;background:#fff;max-width:1500px}
@@ -70,6 +82,7 @@ tr.best td{font-weight:600}
 vertical-align:top} .trial .recon{max-width:880px} .trial .loss{max-width:420px}
 pre{background:#f7f7f7;padding:8px;font-size:11.5px;overflow:auto;max-height:320px}
 .legend{font-size:12px;color:#566373}
+a{color:#1d5fa8}
 """
 
 
@@ -101,6 +114,9 @@ def _fmt(t: dict, key: str, fmt) -> str:
         return f'<td class="{"pos" if g > 0 else "neg"}">{g:+.2f}{unit}</td>'
     if v is None or v == "":
         return "<td></td>"
+    if key == "model" and t.get("link"):
+        return (f'<td class="t"><a href="{html.escape(t["link"])}">{html.escape(str(v))}</a>'
+                "</td>")
     if key == "swept":
         v = " ".join(map(str, v))
     elif fmt and isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -137,12 +153,15 @@ def _swept(t: dict) -> list[str]:
     return [o for o in map(str, t.get("swept") or []) if not o.startswith("model=")]
 
 
-def leaderboard_html(trials: list[dict]) -> str:
+def leaderboard_html(trials: list[dict], links: dict | None = None) -> str:
+    """The leaderboard table; `links` maps a trial's rank (1-based) to the page its model name
+    links to (`trial_link`)."""
     columns = _columns(trials)
+    links = links or {}
     rows = []
     best_seen = False
     for i, t in enumerate(trials, 1):
-        t = dict(t, rank=i, kind=_kind(t), swept=_swept(t),
+        t = dict(t, rank=i, kind=_kind(t), swept=_swept(t), link=links.get(i),
                  baseline_label=baseline_label(t["baseline"]) if t.get("baseline") else "")
         cls = [t["status"]] if t["status"] != "ok" else (["classical"] if t["kind"] == "classical"
                                                           else [])
@@ -174,6 +193,10 @@ def gain_chart(trials: list[dict]) -> bytes | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    base = sorted({baseline_label(t.get("baseline")) for t, _ in gains})
+    unit = "" if ok[0].get("psnr_gain") is not None else " of MSE"
+    if len(gains) > BARS_MAX:
+        return _gain_curve(plt, gains, f"gain over the baseline ({', '.join(base)}), dB{unit}")
     labels = [" ".join([str(t.get("model"))] + _swept(t)) for t, _ in gains]
     values = [g for _, g in gains]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(values) + 1.2))
@@ -186,13 +209,35 @@ def gain_chart(trials: list[dict]) -> bytes | None:
     ax.axvline(0, color="k", lw=0.8)
     for yi, v in zip(y, values):
         ax.text(v, yi, f" {v:+.2f}", va="center", ha="left" if v >= 0 else "right", fontsize=7)
-    base = sorted({baseline_label(t.get("baseline")) for t, _ in gains})
-    ax.set_xlabel(f"gain over the baseline ({', '.join(base)}), dB"
-                  + ("" if ok[0].get("psnr_gain") is not None else " of MSE"))
+    ax.set_xlabel(f"gain over the baseline ({', '.join(base)}), dB{unit}")
     ax.set_title("learned (green/red) and classical (brown) rows", fontsize=8)
     lo, hi = min(values + [0]), max(values + [0])
     pad = 0.15 * (hi - lo or 1)
     ax.set_xlim(lo - pad, hi + pad)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _gain_curve(plt, gains: list[tuple], label: str) -> bytes:
+    """Every finished trial's gain, best first, as one curve (a sweep too large for a labelled
+    bar per trial): learned rows as dots, classical rows as brown diamonds, zero marked."""
+    ranked = sorted(gains, key=lambda tg: -tg[1])
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    xs = range(1, len(ranked) + 1)
+    learned = [(x, g) for x, (t, g) in zip(xs, ranked) if t.get("params") != 0]
+    classical = [(x, g) for x, (t, g) in zip(xs, ranked) if t.get("params") == 0]
+    if learned:
+        ax.plot(*zip(*learned), ".", ms=3, color="#0a7a2f", label="learned")
+    if classical:
+        ax.plot(*zip(*classical), "D", ms=4, color="#8c6d1f", label="classical")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("rank (leaderboard order of the finished trials)")
+    ax.set_ylabel(label, fontsize=8)
+    ax.set_title(f"{len(ranked)} finished trials", fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
@@ -253,15 +298,42 @@ def trial_section(i: int, t: dict) -> str:
     return "".join(parts)
 
 
+def inlined(trials: list[dict]) -> set[int]:
+    """Ranks (1-based, leaderboard order) of the trials shown with their pictures: the best
+    INLINE_BEST finished trials, the first INLINE_CLASSICAL classical rows (params 0: the
+    filters and the input as is, the baselines a model must beat) and the first INLINE_FAILED
+    trials that did not finish (their error)."""
+    best = [i for i, t in enumerate(trials, 1) if t["status"] == "ok"][:INLINE_BEST]
+    classical = [i for i, t in enumerate(trials, 1)
+                 if t["status"] == "ok" and t.get("params") == 0][:INLINE_CLASSICAL]
+    broken = [i for i, t in enumerate(trials, 1) if t["status"] != "ok"][:INLINE_FAILED]
+    return set(best) | set(classical) | set(broken)
+
+
+def trial_link(t: dict, out: Path) -> str | None:
+    """Where a trial's leaderboard row links, relative to the page's folder `out`: its own
+    report.html, else (a failed trial) its error.txt; None when it has neither."""
+    folder = Path(t["dir"])
+    for name in ("report.html", "error.txt"):
+        if (folder / name).is_file():
+            return Path(os.path.relpath(folder / name, out)).as_posix()
+    return None
+
+
 def _setting(trials: list[dict]) -> str:
     datas = sorted({str(t["data"]) for t in trials if t.get("data")})
     degs = sorted({str(t["degradation_detail"]) for t in trials if t.get("degradation_detail")})
     return f"data: {', '.join(datas) or '?'} · degradation: {', '.join(degs) or '?'}"
 
 
-def render(trials: list[dict], where: str) -> str:
+def render(trials: list[dict], where: str, out: Path | None = None) -> str:
+    """The page for `trials` (leaderboard order); `where` names the searched folders, `out` is
+    the folder the page is written to (links to the trials' own pages are relative to it)."""
     n = counts(trials)
     single = n["trials"] == 1
+    links = {} if single or out is None else {
+        i: link for i, t in enumerate(trials, 1) if (link := trial_link(t, Path(out)))}
+    shown = set(range(1, n["trials"] + 1)) if single else inlined(trials)
     title = "aebench run" if single else "aebench sweep"
     common = common_overrides(trials)
     body = [f"<h1>{title}</h1>",
@@ -278,7 +350,7 @@ def render(trials: list[dict], where: str) -> str:
             "items: the degraded input as is (restoration) or PCA with the model's code size "
             "(reconstruction). gain = model − baseline (dB). Classical rows (shaded) are tuned "
             "on training images, never trained.</p>",
-            leaderboard_html(trials)]
+            leaderboard_html(trials, links)]
     chart = gain_chart(trials)
     plots = _knob_plots(trials)
     if chart or plots:
@@ -288,7 +360,12 @@ def render(trials: list[dict], where: str) -> str:
         body += [_img(data=data, alt=name) for name, data in plots]
         body.append("</div>")
     body.append("<h2>Trials</h2>" if not single else "<h2>Results</h2>")
-    body += [trial_section(i, t) for i, t in enumerate(trials, 1)]
+    if len(shown) < n["trials"]:
+        body.append(f'<p class="legend">Pictures of the best {INLINE_BEST} trials, the classical '
+                    f"rows and the first trials that did not finish ({len(shown)} of "
+                    f"{n['trials']}); every trial's model name in the leaderboard links to its "
+                    "own report.html (a failed trial's: its error.txt).</p>")
+    body += [trial_section(i, t) for i, t in enumerate(trials, 1) if i in shown]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{title}: {html.escape(os.path.basename(where))}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n")
@@ -303,6 +380,6 @@ def write_report(dirs, out_dir=None, evaluations: bool = False) -> Path:
     trials = collect_trials(dirs, evaluations)
     path = out / "report.html"
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render(trials, ", ".join(str(Path(d).resolve()) for d in dirs)))
+    tmp.write_text(render(trials, ", ".join(str(Path(d).resolve()) for d in dirs), out))
     os.replace(tmp, path)
     return path

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import yaml
 
+#: libyaml's safe loader where PyYAML has it (10x faster: a 1,000-trial sweep reads 1,000 files)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 KNOBS = ("latent", "depth", "blur")
 SKIP_DIRS = {".hydra", "wandb", "checkpoints", "csv"}
 STATUS_ORDER = {"ok": 0, "failed": 1, "unfinished": 2}
@@ -73,10 +76,11 @@ def find_trials(dirs, evaluations: bool = False) -> list[Path]:
         for path in root.rglob("overrides.yaml"):
             if path.parent.name == ".hydra" and not _skipped(path.parent, root):
                 found.add(path.parent.parent)
-    trials = []
+    trials, kept = [], set()
     for folder in sorted(found, key=lambda p: (len(p.parts), str(p))):
-        if not any(t in folder.parents for t in trials):
+        if kept.isdisjoint(folder.parents):  # a set: linear in the trials (1,000-trial sweeps)
             trials.append(folder)
+            kept.add(folder)
     if evaluations:
         trials += [m.parent for t in list(trials) for pattern in ("eval-*/metrics.json",
                                                                   "eval-*/*/metrics.json")
@@ -126,7 +130,7 @@ def load_trial(folder: Path) -> dict:
     overrides = []
     if overrides_file.exists():
         try:
-            overrides = yaml.safe_load(overrides_file.read_text()) or []
+            overrides = yaml.load(overrides_file.read_text(), Loader=_YAML_LOADER) or []
         except (OSError, yaml.YAMLError):
             pass
     metrics_file = folder / "metrics.json"
