@@ -1,5 +1,5 @@
-"""aebench.export: the exported network gives PyTorch's output (dynamic batch; H/W for fully
-convolutional nets) and its JSON sidecar describes how to feed it."""
+"""aebench.export: the exported network gives PyTorch's output (dynamic batch; any H/W for fully
+convolutional nets, as `aebench restore` gives it) and its JSON sidecar describes how to feed it."""
 from __future__ import annotations
 
 import importlib.util
@@ -24,6 +24,18 @@ def reference(run_dir, x):
         return load_net(run_dir).net(x)
 
 
+def restored(run_dir, x):
+    """What `aebench restore` makes of the images x (N, C, H, W) of any size (its Restorer)."""
+    from aebench.restore import Restorer
+    from aebench.trained import load_net
+
+    restorer = Restorer(load_net(run_dir), torch.device("cpu"))
+    return torch.stack([restorer.image(image) for image in x])
+
+
+ODD = [(1, 3, 37, 23), (2, 3, 5, 3)]  # sides no multiple of the cnn's 2 (the 640x427 bug)
+
+
 def test_torchscript_matches_pytorch_any_batch_and_size(tmp_path, capsys):
     run = trained_run("cnn")
     assert export_main(run, "--format", "torchscript", "--out", tmp_path / "m.pt") == 0
@@ -35,10 +47,15 @@ def test_torchscript_matches_pytorch_any_batch_and_size(tmp_path, capsys):
     assert side["degradation"]["trained_for"] == "blur 1, 8-bit"
     assert "test_psnr" in side["test_scores"] and "baseline_psnr" in side["test_scores"]
     assert side["check"]["max_abs_diff"] <= 1e-4
+    assert side["input"]["pads_to_multiple_of"] == 2 and side["input"]["min_side"] == 1
+    assert [2, 3, 37, 41] in side["check"]["shapes"]  # checked at odd sides too
     net = torch.jit.load(str(tmp_path / "m.pt"))
     for shape in [(5, 3, 32, 32), (2, 3, 48, 40)]:
         x = torch.rand(shape)
         assert (net(x) - reference(run, x)).abs().max() <= 1e-5
+    for shape in ODD:
+        x = torch.rand(shape)
+        assert (net(x).clamp(0, 1) - restored(run, x)).abs().max() <= 1e-5
 
 
 def test_size_tied_network_exports_with_a_dynamic_batch_only(tmp_path):
@@ -65,6 +82,24 @@ def test_onnx_matches_pytorch_any_batch_and_size(tmp_path):
         x = torch.rand(shape)
         got = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
         assert (got - reference(run, x)).abs().max() <= 1e-4
+    for shape in ODD:
+        x = torch.rand(shape)
+        got = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+        assert (got.clamp(0, 1) - restored(run, x)).abs().max() <= 1e-4
+
+
+def test_pt2_torch_export_takes_any_size_above_its_bound(tmp_path, capsys):
+    run = trained_run("cnn")
+    assert export_main(run, "--format", "pt2", "--out", tmp_path / "m.pt2") == 0
+    assert "torch.export.load" in capsys.readouterr().out
+    side = json.loads((tmp_path / "m.pt2.json").read_text())
+    assert side["format"] == "pt2" and side["check"]["max_abs_diff"] <= 1e-4
+    assert side["input"]["dynamic_axes"] == {"0": "batch", "2": "height", "3": "width"}
+    assert side["input"]["min_side"] == 3  # torch.export's bound: the multiple (2) + 1
+    net = torch.export.load(str(tmp_path / "m.pt2")).module()
+    for shape in [(4, 3, 32, 32), (1, 3, 37, 23), (2, 3, 427 // 8, 640 // 8)]:
+        x = torch.rand(shape)
+        assert (net(x).clamp(0, 1) - restored(run, x)).abs().max() <= 1e-5
 
 
 def test_a_network_that_cannot_be_exported_gets_one_line(tmp_path, capsys, monkeypatch):

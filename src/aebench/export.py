@@ -1,18 +1,25 @@
-"""Export a trained run's network for use outside aebench: ONNX or TorchScript, plus a JSON sidecar.
+"""Export a trained run's network for use outside aebench: ONNX, torch.export (pt2) or TorchScript,
+plus a JSON sidecar.
 
-    python -m aebench.export RUN_DIR --format onnx|torchscript [--out FILE]
+    aebench export RUN_DIR --format onnx|pt2|torchscript [--out FILE]
 
-Writes RUN_DIR/export/<model>.onnx (or .pt for TorchScript) unless --out says where, and next to
-it FILE.json: input name, shape and layout (NCHW images, NTF sequences), dtype, value range
-([0, 1] for images), channel order, which axes are dynamic (the batch always; height and width
-too for fully convolutional networks, whose sides must divide by `sides_multiple_of`), the
-degradation it was trained to undo, the run's test scores next to its baseline, and the check.
+Writes RUN_DIR/export/<model>.onnx (.pt2 for torch.export, .pt for TorchScript) unless --out
+says where, and next to it FILE.json: input name, shape and layout (NCHW images, NTF
+sequences), dtype, value range ([0, 1] for images), channel order, which axes are dynamic (the
+batch always; height and width too for fully convolutional networks), the degradation it was
+trained to undo, the run's test scores next to its baseline, and the check.
 
-The check: the exported file is loaded (ONNX Runtime, or torch.jit.load) and run on 8 test
-items of the run's data set, degraded as in testing (8 seeded random items when the data set is
-not on this machine), and at a second batch size and, for fully convolutional networks, a second
-image size; the max abs difference to the PyTorch network is printed and must be <= 1e-4
-(--tolerance), else the export fails. A network that cannot be exported (the Wiener filter's
+Any image size: a fully convolutional network is exported inside `anysize.AnySize`, which pads
+the input at the bottom and right to the multiple the network's strides need
+(`pads_to_multiple_of`) and crops the output back, as `aebench restore` does: the exported
+graph takes any height and width (pt2: from `min_side`, torch.export's bound; onnx and
+torchscript: from 1 pixel) and gives `aebench restore`'s output.
+
+The check: the exported file is loaded (ONNX Runtime, torch.export.load or torch.jit.load) and
+run on 8 test items of the run's data set, degraded as in testing (8 seeded random items when
+the data set is not on this machine), and at a second batch size and, for fully convolutional
+networks, at two other image sizes (one with odd sides); the max abs difference to the PyTorch
+network is printed and must be <= 1e-4 (--tolerance), else the export fails. A network that cannot be exported (the Wiener filter's
 complex FFT in ONNX, say) gets one line saying why, exit 2; nothing is left behind.
 
 ONNX needs the `export` extra (onnx, onnxscript, onnxruntime), which `make install` includes.
@@ -28,7 +35,8 @@ from pathlib import Path
 from aebench.errors import ConfigError
 
 log = logging.getLogger("aebench")
-FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+FORMATS = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".pt"}
+RUNTIMES = {"onnx": "onnxruntime", "pt2": "torch.export.load", "torchscript": "torch.jit.load"}
 CHECK_ITEMS = 8
 
 
@@ -60,15 +68,23 @@ def check_inputs(loaded, n: int = CHECK_ITEMS):
     return loaded.degradation(x, torch.arange(len(x)), "test").float(), source
 
 
+def dynamic_axes(dynamic_hw: int | None) -> dict:
+    """torch.export's dynamic shapes of the input: the batch, and with `dynamic_hw` (the
+    multiple an `AnySize` pads to) height and width above it: torch.export cannot prove that a
+    network's bottleneck of one pixel broadcasts like a larger one, so sides start at m + 1."""
+    import torch
+
+    axes = {0: torch.export.Dim("batch", min=1, max=65536)}
+    if dynamic_hw:
+        axes[2] = torch.export.Dim("height", min=dynamic_hw + 1, max=65536)
+        axes[3] = torch.export.Dim("width", min=dynamic_hw + 1, max=65536)
+    return axes
+
+
 def _export_onnx(net, example, path: Path, dynamic_hw: int | None, opset: int | None) -> None:
     import torch
 
-    batch = torch.export.Dim("batch", min=1, max=65536)
-    axes = {0: batch}
-    if dynamic_hw:
-        hb = torch.export.Dim("height_blocks", min=1, max=65536 // dynamic_hw)
-        wb = torch.export.Dim("width_blocks", min=1, max=65536 // dynamic_hw)
-        axes.update({2: dynamic_hw * hb, 3: dynamic_hw * wb})
+    axes = dynamic_axes(dynamic_hw)
     buf = io.StringIO()
     try:
         with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
@@ -99,12 +115,42 @@ def _onnx_runner(path: Path):
     return run
 
 
+def _export_pt2(net, example, path: Path, dynamic_hw: int | None):
+    """torch.export.export + torch.export.save; the runner is the file loaded back."""
+    import torch
+
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf), torch.no_grad():
+            program = torch.export.export(net, (example,),
+                                          dynamic_shapes=(dynamic_axes(dynamic_hw),))
+        torch.export.save(program, str(path))
+    except Exception as err:  # noqa: BLE001 - any exporter failure is one line
+        lines = [ln for ln in str(err).splitlines() if ln.strip()]
+        raise ExportError(f"{type(net).__name__} cannot be exported with torch.export: "
+                          f"{' '.join((lines or [type(err).__name__])[0].split())[:240]}") \
+            from None
+    module = torch.export.load(str(path)).module()
+
+    def run(x):
+        with torch.no_grad():
+            return module(x)
+    return run
+
+
 def _export_torchscript(net, example, path: Path):
     import torch
 
+    from aebench.anysize import AnySize
+
     try:
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
-            scripted = torch.jit.trace(net, example, check_trace=False)
+            if isinstance(net, AnySize):  # the network traced, the size logic scripted
+                scripted = torch.jit.script(AnySize(torch.jit.trace(net.net, example,
+                                                                    check_trace=False),
+                                                    net.multiple))
+            else:
+                scripted = torch.jit.trace(net, example, check_trace=False)
         scripted.save(str(path))
     except Exception as err:  # noqa: BLE001
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
@@ -134,14 +180,17 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
         if missing:
             raise ConfigError(f"--format onnx needs {', '.join(missing)}, not installed: pip "
                               "install 'aebench[export]' (or make install)")
+    from aebench.anysize import AnySize
+
     loaded = load_net(run_dir)
     net = loaded.net.float().eval()
     path = Path(out) if out else loaded.run.run_dir / "export" / f"{loaded.name}{FORMATS[fmt]}"
     path.parent.mkdir(parents=True, exist_ok=True)
     x, source = check_inputs(loaded)
     # the shapes the exported file is checked at: the test items, another batch size, and for
-    # fully convolutional networks another image size (height and width are dynamic only when
-    # this one network takes any size: a Wiener filter is rebuilt per size, so it is not)
+    # fully convolutional networks two other image sizes, one with odd sides (height and width
+    # are dynamic only when this one network takes any size: a Wiener filter is rebuilt per
+    # size, so it is not); such a network is exported inside AnySize: pad, run, crop
     checks = [x, x[:3]]
     m = loaded.multiple if loaded.image else None
     if m:
@@ -151,15 +200,23 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
         try:
             with torch.inference_mode():
                 net(other)
-            checks.append(other)
         except RuntimeError:
             m = None
+        else:
+            odd = lambda n: n + 5 if n % 2 == 0 else n + 6  # noqa: E731 - an odd side > n
+            net = AnySize(net, m).eval()
+            checks += [other, torch.rand((2, c, odd(h), odd(w) + 2 * m), generator=g)]
+            tiny = torch.rand((1, c, 1, 3), generator=g)  # sides below the multiple
+            if fmt != "pt2" and _runs(net, tiny):
+                checks.append(tiny)
     example = x[:2].clone()
     written = [path]
     try:
         if fmt == "onnx":
             _export_onnx(net, example, path, m, opset)
             runner = _onnx_runner(path)
+        elif fmt == "pt2":
+            runner = _export_pt2(net, example, path, m)
         else:
             runner = _export_torchscript(net, example, path)
         diffs = []
@@ -191,13 +248,15 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
             {"0": "batch"}
     sidecar = {
         "format": fmt, "file": path.name, "model": loaded.name,
-        "network": type(net).__name__, "run_dir": str(loaded.run.run_dir),
+        "network": type(loaded.net).__name__, "run_dir": str(loaded.run.run_dir),
         "checkpoint": str(loaded.run.checkpoint) if loaded.run.checkpoint else None,
         "tuned": metrics.get("tuned"),
         "input": {"name": "input", "shape": shape, "dtype": "float32", "layout": layout,
                   "value_range": [0.0, 1.0] if loaded.bounded else None,
                   "channel_order": order, "dynamic_axes": dynamic,
-                  "sides_multiple_of": m if loaded.image and m else None,
+                  "pads_to_multiple_of": m if loaded.image and m else None,
+                  "min_side": (1 if any(c.shape[-2] == 1 for c in checks) else m + 1)
+                  if loaded.image and m else None,
                   "trained_item_shape": list(loaded.item_shape)},
         "output": {"name": "output", "shape": shape, "dtype": "float32",
                    "note": ("clip to [0, 1] (and round to 8 bits) for images, as aebench scores "
@@ -211,7 +270,7 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
                          "psnr_gain") if metrics.get(k) is not None},
         "check": {"items": source, "shapes": [list(c.shape) for c in checks],
                   "max_abs_diff": max_diff, "tolerance": tolerance,
-                  "runtime": "onnxruntime" if fmt == "onnx" else "torch.jit.load"},
+                  "runtime": RUNTIMES[fmt]},
         "torch_version": torch.__version__,
     }
     if fmt == "onnx":
@@ -221,6 +280,18 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
                                  if o.domain in ("", "ai.onnx")), None)
     (path.with_name(path.name + ".json")).write_text(json.dumps(sidecar, indent=2) + "\n")
     return sidecar
+
+
+def _runs(net, x) -> bool:
+    """Whether `net` (PyTorch) takes `x` at all."""
+    import torch
+
+    try:
+        with torch.inference_mode():
+            net(x)
+    except (RuntimeError, ValueError):
+        return False
+    return True
 
 
 def _importable(name: str) -> bool:
