@@ -157,10 +157,12 @@ def job(cfg):
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from aebench import noise
     from aebench.errors import RunStopped
     from aebench.sweep import objective, run_trial, sweep_group
     from aebench.train import run
 
+    noise.install()  # again in a launcher's worker process (Ray, submitit)
     hc = HydraConfig.get()
     choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
     overrides = list(hc.overrides.task)
@@ -293,6 +295,9 @@ def train(argv: list[str]) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # optuna 2.10 on SQLAlchemy 1.4
+    from aebench import noise
+
+    noise.install()  # library lines known to be harmless (aebench/noise.py)
     import hydra
 
     from aebench import sweep

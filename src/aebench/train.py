@@ -240,6 +240,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
     check_top_level(cfg)  # before the heavy imports: a bad knob fails at once
     import pytorch_lightning as pl
 
+    from aebench import outputs
     from aebench.checkpoints import check_resumable
     from aebench.loggers import build_logger, finish_wandb
 
@@ -256,6 +257,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
 
     datamodule, degradation, net, module = build_parts(cfg)
     names, run_name = run_names(dict(choices or {}), overrides)
+    print(outputs.config_line(cfg, names, out_dir), flush=True)  # the config in one line
     if resume_from is not None:
         check_resumable(resume_from, module)
         log.info("resuming from %s", resume_from)
