@@ -2,8 +2,8 @@
 
 Chosen with `analysis=` (conf/analysis/): `none` (default), `latent` (latent_pca.png,
 latent_tsne.png, linear probe), `anomaly` (train without one class, AUROC of reconstruction
-error), `all`. Runs at the end of `python -m aebench` on the tested (best) checkpoint, or later
-on any finished run: `python -m aebench.analyze RUN_DIR analysis=latent`.
+error), `all`. Runs at the end of a training run (`aebench`) on the tested (best) checkpoint, or
+later on any finished run: `aebench analyze RUN_DIR analysis=latent`.
 
 Codes are `net.encode(degraded input)` for the images the model is scored on; a code that is a
 sequence (T, H) or a feature map (C, H, W) is flattened row-major into one vector per item, and

@@ -1,8 +1,8 @@
-"""A saved W&B workspace for aebench sweeps: `python -m aebench.dashboard ENTITY/PROJECT`.
+"""A saved W&B workspace for aebench sweeps: `aebench dashboard ENTITY/PROJECT`.
 
-    python -m aebench.dashboard my-team/aebench                      # save the view (needs a key)
-    python -m aebench.dashboard my-team/aebench --sweep sweep-..._10-00-00-123456 --name "latent sweep"
-    python -m aebench.dashboard my-team/aebench --dry-run            # print the spec, no server
+    aebench dashboard my-team/aebench                      # save the view (needs a key)
+    aebench dashboard my-team/aebench --sweep sweep-..._10-00-00-123456 --name "latent sweep"
+    aebench dashboard my-team/aebench --dry-run            # print the spec, no server
 
 Built with W&B's own `wandb-workspaces` (the `dashboard` extra). The view groups runs by the
 flat config key `model_name` (aebench logs it for every run) and holds the panels

@@ -1,4 +1,4 @@
-"""Data exploration in one command: `python -m aebench.eda data=cifar10 data.root=DIR`.
+"""Data exploration in one command: `aebench eda data=cifar10 data.root=DIR`.
 
 Takes the same config and overrides as training (`data=...`, `data.root=...`, `logger=...`,
 `experiment=...`) and writes into `outputs/eda/<date>/<time>/` (or `hydra.run.dir=DIR`):
@@ -18,9 +18,9 @@ Sequences (data=sine): stats.json, samples.png (clean and with the configured no
 degradation) and value_histogram.png.
 
 Examples:
-  python -m aebench.eda data=cifar10 data.root=/data logger=none
-  python -m aebench.eda data=mnist +eda.sigmas=[1,2,3] +eda.samples=16
-  python -m aebench.eda data=sine                     # with the default W&B logger
+  aebench eda data=cifar10 data.root=/data logger=none
+  aebench eda data=mnist +eda.sigmas=[1,2,3] +eda.samples=16
+  aebench eda data=sine                     # with the default W&B logger
 
 Statistics are accumulated in float64, blockwise, and blocks and splits are merged with Chan's
 pairwise update; values that are exact 8-bit levels (k/255) are counted as the integer k, so

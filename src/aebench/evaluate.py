@@ -1,8 +1,8 @@
 """Score a trained run under another degradation or data set, without training it again.
 
-    python -m aebench.evaluate RUN_DIR [overrides]            # e.g. blur=2.0, degradation.noise_std=0.01,
-                                                              #      data=folder data.root=DIR
-    python -m aebench.evaluate RUN_DIR -m blur=0.5,1.0,1.5,2.0  # one evaluation per value + leaderboard
+    aebench evaluate RUN_DIR [overrides]            # e.g. blur=2.0, degradation.noise_std=0.01,
+                                                    #      data=folder data.root=DIR
+    aebench evaluate RUN_DIR -m blur=0.5,1.0,1.5,2.0  # one evaluation per value + leaderboard
 
 The run's config is recomposed from its own overrides with these on top (an override of a key
 or group the run set replaces the run's: `data=folder` drops the run's `data.*` settings), and

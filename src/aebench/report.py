@@ -1,6 +1,6 @@
 """Sweep leaderboard: every trial below one or more folders in one table, plus plots.
 
-    python -m aebench.report DIR [DIR ...] [--out OUT]
+    aebench report DIR [DIR ...] [--out OUT]
 
 prints the leaderboard as a markdown table on stdout and writes, into OUT (default: the first
 DIR), `report.html` (the whole sweep on one self-contained page: aebench.html_report),

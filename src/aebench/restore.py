@@ -1,6 +1,6 @@
-"""Run a trained model on your own images (or sequences): `python -m aebench.restore`.
+"""Run a trained model on your own images (or sequences): `aebench restore`.
 
-    python -m aebench.restore RUN_DIR INPUT... --out DIR [--degrade] [--max-pixels N]
+    aebench restore RUN_DIR INPUT... --out DIR [--degrade] [--max-pixels N]
                               [--tile N] [--overlap N] [--batch N] [--device auto|cpu|cuda]
 
 RUN_DIR is any finished run or sweep trial folder; INPUT image files or folders (.png, .jpg,
