@@ -271,7 +271,7 @@ def summary_lines(metrics: dict) -> list[str]:
             code += f" ({m['compression_ratio']:g}x smaller than the input)" \
                 if m["compression_ratio"] > 1 else ""
         facts.append(code)
-    if m.get("epochs") is not None and m.get("train_seconds") is not None:
+    if m.get("params") and m.get("epochs") is not None and m.get("train_seconds") is not None:
         speed = (f", {m['train_images_per_second']:.0f} items/s"
                  if m.get("train_images_per_second") else "")
         facts.append(f"{m['epochs']} epoch{'s' if m['epochs'] != 1 else ''} in "

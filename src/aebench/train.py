@@ -213,9 +213,7 @@ def best_validation(history: list[dict]) -> tuple[dict, dict]:
 def write_results(metrics: dict, module, out_dir: Path, names: dict, degradation, logger,
                   best_val: dict) -> None:
     """metrics.json, reconstructions.png, loss_curve.png, report.html, W&B's summary, and the
-    summary table on the terminal."""
-    from rich.console import Console
-
+    summary lines on the terminal."""
     from aebench import outputs
 
     outputs.write_json(metrics, out_dir / "metrics.json")
@@ -223,7 +221,7 @@ def write_results(metrics: dict, module, out_dir: Path, names: dict, degradation
     outputs.save_reconstructions(module.examples, out_dir / "reconstructions.png", title)
     outputs.save_loss_curve(module.history, out_dir / "loss_curve.png")
     outputs.publish(metrics, out_dir, logger, best_val)  # report.html, W&B summary/images
-    Console().print(outputs.summary_table(metrics))
+    print("\n".join(outputs.summary_lines(metrics)), flush=True)  # score, verdict, folder
 
 
 def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tuple = (),
