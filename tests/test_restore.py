@@ -80,13 +80,13 @@ def test_colour_converted_to_what_the_model_was_trained_on(tmp_path, caplog):
     Image.fromarray(smooth_image(30, 30)).convert("P").save(tmp_path / "pal.png")
     with caplog.at_level(logging.INFO, logger="aebench"):
         assert restore_main(trained_run("cnn"), tmp_path, "--out", tmp_path / "o") == 0
-    assert Image.open(tmp_path / "o" / "grey.png").mode == "RGB"  # the cnn was trained on RGB
+    assert Image.open(tmp_path / "o" / "grey.png").mode == "L"  # greyscale in, greyscale out
     out = Image.open(tmp_path / "o" / "rgba.png")
     assert out.mode == "RGBA" and out.size == (36, 36)
     assert (np.asarray(out)[..., 3] == rgba[..., 3]).all()  # alpha put back unchanged
     assert Image.open(tmp_path / "o" / "pal.png").mode == "RGB"
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("colour:")]
-    assert any("greyscale inputs converted to RGB" in m for m in lines)
+    assert any("greyscale inputs restored as RGB" in m for m in lines)
     assert any("alpha" in m for m in lines) and any("palette" in m for m in lines)
     assert len(lines) == 3  # one line per kind of conversion
 
@@ -198,3 +198,53 @@ def test_tiles_blend_over_exactly_their_overlap_with_weights_that_sum_to_one():
     for i, start in enumerate((10, 20)):
         expected[start:start + overlap] = (1 - rise) * means[i] + rise * means[i + 1]
     assert torch.allclose(out, expected, rtol=0, atol=1e-12), (out - expected).abs().max()
+
+
+def test_greyscale_in_greyscale_out_and_colour_on_a_greyscale_model(tmp_path):
+    """An RGB model restores a greyscale image as RGB (channel replicated) and gives it back as
+    greyscale (ITU-R 601 luma); a greyscale model restores an RGB image channel by channel."""
+    from aebench.restore import Restorer, luma
+    from aebench.trained import load_net
+
+    grey = smooth_image(33, 41, c=1)[..., 0]
+    Image.fromarray(grey, "L").save(tmp_path / "grey.png")
+    rgb = smooth_image(33, 41, seed=3)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    for name in ("cnn", "cnn_grey"):
+        assert restore_main(trained_run(name), tmp_path / "grey.png", tmp_path / "rgb.png",
+                            "--out", tmp_path / name) == 0
+        assert Image.open(tmp_path / name / "grey.png").mode == "L"
+        assert Image.open(tmp_path / name / "rgb.png").mode == "RGB"
+        assert Image.open(tmp_path / name / "rgb.png").size == (41, 33)
+    x = torch.from_numpy(grey).float()[None] / 255
+    rgb_model = Restorer(load_net(trained_run("cnn")), torch.device("cpu"))
+    expected = luma(rgb_model.image(x.expand(3, -1, -1).contiguous()))
+    got = np.asarray(Image.open(tmp_path / "cnn" / "grey.png"))
+    assert np.abs(got.astype(int) - (expected[0] * 255).round().numpy()).max() <= 1
+    grey_model = Restorer(load_net(trained_run("cnn_grey")), torch.device("cpu"))
+    c = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255
+    expected = torch.cat([grey_model.image(c[i:i + 1]) for i in range(3)])
+    got = np.asarray(Image.open(tmp_path / "cnn_grey" / "rgb.png"))
+    assert np.abs(got.astype(int) - (expected.permute(1, 2, 0) * 255).round().numpy()).max() <= 1
+
+
+def test_a_sweep_folder_names_its_trial_folders(tmp_path, capsys):
+    """restore (and every command that reads a run) pointed at a sweep: one line naming the
+    trial folders and the best of them, nothing restored."""
+    import json
+
+    sweep = tmp_path / "sweep"
+    for i, psnr in enumerate([24.0, 27.5, None]):
+        (sweep / str(i)).mkdir(parents=True)
+        metrics = {"status": "ok" if psnr else "failed", "model": "cnn", "overrides": []}
+        if psnr:
+            metrics["test_psnr"] = psnr
+        (sweep / str(i) / "metrics.json").write_text(json.dumps(metrics))
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    Image.fromarray(smooth_image(32, 32)).save(tmp_path / "a.png")
+    assert restore_main(sweep, tmp_path / "a.png", "--out", tmp_path / "o") == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "is a sweep folder, not a run folder" in err[0], err
+    assert "3 run folders (0, 1, 2)" in err[0]
+    assert f"the best: {sweep / '1'} (cnn, test PSNR 27.50 dB)" in err[0]
+    assert not (tmp_path / "o").exists()

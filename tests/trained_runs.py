@@ -15,6 +15,7 @@ FAST = ["data.num_train=64", "data.num_test=32", "data.batch_size=16", "trainer.
         "callbacks=none", "logger=none", "latent=8"]
 RUNS = {
     "cnn": ["data=shapes", "model=cnn", *FAST],
+    "cnn_grey": ["data=shapes", "data.channels=1", "model=cnn", *FAST],
     "lstm": ["data=shapes", "model=lstm", *FAST],
     "wiener": ["data=shapes", "model=wiener", *FAST],
     "identity": ["data=shapes", "model=identity", *FAST],

@@ -19,9 +19,11 @@ Any image size:
   edges, and the weighted outputs normalised by the summed weights: no tile grid shows, and an
   image the network maps to a constant stays exactly constant.
 
-Colour follows the model: inputs are converted to what it was trained on (greyscale <-> RGB,
-palette, 16-bit), one logged line per kind of conversion; an alpha channel is set aside and put
-back unchanged. Outputs are 8-bit PNGs with the inputs' names (extension .png) and sizes under
+Colour: greyscale in, greyscale out; colour in, colour out. A greyscale image given to an RGB
+model is restored as RGB (its channel replicated) and brought back to greyscale (ITU-R 601
+luma); an RGB image given to a greyscale model is restored channel by channel. Palette and
+16-bit images are converted (one logged line per kind of conversion); an alpha channel is set
+aside and put back unchanged. Outputs are 8-bit PNGs with the inputs' names (extension .png) and sizes under
 `--out` (never over an input). `--degrade` first applies the run's own degradation (a demo on
 sharp photos), writes clean | degraded | restored strips with each image's PSNR/SSIM against the
 clean image into OUT/strips/, scores.csv and summary.json, and prints the mean PSNR/SSIM of the
@@ -193,6 +195,22 @@ class Restorer:
         out = out[0].cpu()
         return out.clamp(0, 1) if self.loaded.bounded else out
 
+    def any_channels(self, x):
+        """(C, H, W) float in [0, 1] with 1 or 3 channels, whatever the model was trained on ->
+        restored (C, H, W): greyscale to an RGB model goes through it as RGB (the channel
+        replicated) and comes back as greyscale (ITU-R 601 luma); RGB to a greyscale model is
+        restored channel by channel. InputError for other channel counts."""
+        import torch
+
+        c, own = x.shape[0], self.loaded.item_shape[0]
+        if c == own:
+            return self.image(x)
+        if c == 1 and own == 3:
+            return luma(self.image(x.expand(3, -1, -1).contiguous()))
+        if c == 3 and own == 1:
+            return torch.cat([self.image(x[i:i + 1]) for i in range(3)])
+        raise InputError(f"has {c} channels; this model takes {own} (1: greyscale, 3: RGB)")
+
     def sequences(self, x):
         """(N, T, F) float -> restored (N, T, F): windows of the training length T0, blended."""
         import torch
@@ -222,9 +240,15 @@ def _note_conversion(kind: str, path: Path) -> None:
         log.info("colour: %s (first: %s)", kind, path)
 
 
+def luma(x):
+    """(3, H, W) RGB -> (1, H, W) greyscale, ITU-R 601 luma (what PIL's convert("L") computes)."""
+    return (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
+
+
 def read_image(path: Path, channels: int, max_pixels: int):
-    """(image (C, H, W) float32 in [0, 1] with the model's C channels, alpha (H, W) uint8 or
-    None); InputError saying why it cannot be read."""
+    """(image (C, H, W) float32 in [0, 1], C = 1 (greyscale) or 3 (RGB) as the file holds it,
+    alpha (H, W) uint8 or None); InputError saying why it cannot be read. `channels` (the
+    model's) only decides which conversion `Restorer.any_channels` will make, logged once."""
     import numpy as np
     import torch
     from PIL import Image, UnidentifiedImageError
@@ -278,12 +302,11 @@ def read_image(path: Path, channels: int, max_pixels: int):
                          f"{' '.join(str(err).split())[:160]})") from None
     x = torch.from_numpy(np.ascontiguousarray(arr))
     if channels == 3 and x.shape[0] == 1:
-        _note_conversion("greyscale inputs converted to RGB (the model was trained on RGB)", path)
-        x = x.expand(3, -1, -1).contiguous()
+        _note_conversion("greyscale inputs restored as RGB (the model was trained on RGB) and "
+                         "written back as greyscale", path)
     elif channels == 1 and x.shape[0] == 3:
-        _note_conversion("RGB inputs converted to greyscale (the model was trained on "
-                         "greyscale; ITU-R 601 luma)", path)
-        x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
+        _note_conversion("RGB inputs restored channel by channel (the model was trained on "
+                         "greyscale) and written back as RGB", path)
     if alpha is not None:
         _note_conversion("alpha channels set aside and put back unchanged on the output", path)
     del grey
@@ -520,7 +543,7 @@ def _restore_image(restorer, loaded, path, target, out_dir, rel, degrade, max_pi
     c = loaded.item_shape[0]
     x, alpha = read_image(path, c, max_pixels)
     if not degrade:
-        write_png(to_uint8(restorer.image(x)), alpha, target)
+        write_png(to_uint8(restorer.any_channels(x)), alpha, target)
         return None
     try:
         loaded.degradation.check(tuple(x.shape))
@@ -528,7 +551,7 @@ def _restore_image(restorer, loaded, path, target, out_dir, rel, degrade, max_pi
         raise InputError(f"cannot be degraded: {err}") from None
     torch.manual_seed(seed)
     degraded = loaded.degradation(x[None], None, "test")[0].clamp(0, 1)
-    restored = restorer.image(degraded)
+    restored = restorer.any_channels(degraded)
     clean8, deg8, res8 = to_uint8(x), to_uint8(degraded), to_uint8(restored)
     as_float = lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 255.0  # noqa: E731
     s_deg = image_scores(as_float(deg8), as_float(clean8))

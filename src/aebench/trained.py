@@ -31,12 +31,60 @@ class TrainedRun:
         return compose([*own, *extra], output_dir or self.run_dir)
 
 
+#: run references other than a folder: `SCHEME:NAME` -> a function of NAME giving the run folder
+#: (raising ConfigError for an unknown NAME); see resolve_run
+REFERENCES: dict = {}
+
+
+def resolve_run(ref: str | Path) -> Path:
+    """The folder a run reference names, what every command that takes a trained run starts
+    from (restore, evaluate, export, analyze, `aebench.load`): a run's or a sweep trial's folder,
+    or `SCHEME:NAME` for a scheme in REFERENCES. ConfigError when it names no folder."""
+    text = str(ref)
+    scheme, sep, name = text.partition(":")
+    if sep and scheme in REFERENCES and not Path(text).exists():
+        return Path(REFERENCES[scheme](name)).resolve()
+    path = Path(text).expanduser().resolve()
+    if not path.is_dir():
+        schemes = "".join(f", or {s}:NAME" for s in sorted(REFERENCES))
+        raise ConfigError(f"{text}: no such folder; give a run folder (the one `aebench` printed "
+                          f"at the end of the run){schemes}")
+    return path
+
+
+def folder_of_runs(folder: Path) -> str | None:
+    """For a folder that holds runs instead of being one (a sweep, outputs/<date>/): one line
+    naming its run folders, the best first; None if it holds none (two levels down at most)."""
+    from aebench.trials import load_trial
+
+    found = sorted({f.parent for pattern in ("*/metrics.json", "*/*/metrics.json")
+                    for f in folder.glob(pattern)} |
+                   {f.parent.parent for pattern in ("*/.hydra/overrides.yaml",
+                                                    "*/*/.hydra/overrides.yaml")
+                    for f in folder.glob(pattern)})
+    found = [f for f in found if not any(p in found for p in f.parents)]
+    if not found:
+        return None
+    trials = [load_trial(f) for f in found]
+    ok = [t for t in trials if t["status"] == "ok" and t.get("test_psnr") is not None]
+    what = "a sweep folder" if (folder / "multirun.yaml").is_file() else "a folder of runs"
+    names = [f.relative_to(folder).as_posix() for f in found]
+    line = (f"{folder} is {what}, not a run folder; give one of its {len(found)} run folders "
+            f"({', '.join(names[:12])}{f', ... {len(names) - 12} more' if len(names) > 12 else ''})")
+    if ok:
+        best = max(ok, key=lambda t: t["test_psnr"])
+        line += (f", e.g. the best: {best['dir']} ({best.get('model')}, test PSNR "
+                 f"{best['test_psnr']:.2f} dB)")
+    return line
+
+
 def read_run(run_dir: str | Path, need_checkpoint: bool = True) -> TrainedRun:
-    """The run in `run_dir` (a single run's or a sweep trial's folder); ConfigError if it is not
-    one, or (with `need_checkpoint`) if it has no checkpoint to load."""
+    """The run in `run_dir` (a single run's or a sweep trial's folder, or a reference
+    `resolve_run` knows); ConfigError if it is not one, or (with `need_checkpoint`) if it has no
+    checkpoint to load."""
     from aebench.runfolder import check_run_overrides, read_overrides
 
-    run_dir = Path(run_dir).resolve()
+    run_dir = resolve_run(run_dir)
     overrides_file = run_dir / ".hydra" / "overrides.yaml"
     try:
         metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -48,9 +96,9 @@ def read_run(run_dir: str | Path, need_checkpoint: bool = True) -> TrainedRun:
     elif isinstance(metrics.get("overrides"), list):  # a run started in-process (train.run)
         overrides = check_run_overrides(metrics["overrides"], run_dir / "metrics.json")
     else:
-        raise ConfigError(f"{run_dir} is not a run folder (no .hydra/overrides.yaml or "
-                          "metrics.json); give the folder `python -m aebench` printed at the end "
-                          "of the run")
+        raise ConfigError(folder_of_runs(run_dir) or
+                          f"{run_dir} is not a run folder (no .hydra/overrides.yaml or "
+                          "metrics.json); give the folder `aebench` printed at the end of the run")
     ckpt = None
     best = metrics.get("best_checkpoint")
     if best and Path(best).is_file():
