@@ -158,9 +158,12 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None,
     else:
         _apply_tuned(net, run.metrics.get("tuned"))
     out.mkdir(parents=True, exist_ok=True)
-    trainer = build(cfg.trainer, logger=False, callbacks=[], default_root_dir=str(out),
-                    enable_checkpointing=False, enable_progress_bar=False,
-                    enable_model_summary=False)
+    from pytorch_lightning.callbacks import RichProgressBar
+
+    # the test pass runs for minutes on a full test set: the same progress bar as training
+    trainer = build(cfg.trainer, logger=False, callbacks=[RichProgressBar()],
+                    default_root_dir=str(out), enable_checkpointing=False,
+                    enable_progress_bar=True, enable_model_summary=False)
     start = time.perf_counter()
     trainer.test(module, datamodule=datamodule, verbose=False, weights_only=True)
     metrics = run_record(trainer, module, net, degradation, cfg, item_shape=item_shape,

@@ -304,9 +304,13 @@ def command(args) -> int:
     """`aebench export RUN_DIR --format F`: export, check, say where."""
     from aebench.errors import fail
 
+    from rich.console import Console
+
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
-        sidecar = export(args.run_dir, args.format, args.out, args.tolerance, args.opset)
+    try:  # seconds to minutes (tracing, the runtime's check): a spinner on a terminal
+        with Console(stderr=True).status(f"exporting as {args.format}, then checking the file "
+                                         "against PyTorch"):
+            sidecar = export(args.run_dir, args.format, args.out, args.tolerance, args.opset)
     except ExportError as err:
         fail(str(err))
     path = (Path(args.out) if args.out else
