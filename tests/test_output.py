@@ -124,3 +124,21 @@ def test_loss_curve_of_a_filter_row_draws_no_empty_legend(tmp_path, history):
         warnings.simplefilter("error")  # "No artists with labels" would raise here
         save_loss_curve(history, tmp_path / "loss.png")
     assert (tmp_path / "loss.png").is_file()
+
+
+# -- data=folder says how many images went where ------------------------------------------------
+def test_folder_logs_its_split_when_loaded(tmp_path, caplog):
+    from fakedata import write_image_folder
+
+    from aebench.data.folder import FolderDataModule
+
+    write_image_folder(tmp_path, classes=("cat", "ant"), n_per_class=10, size=(20, 24))
+    dm = FolderDataModule(root=str(tmp_path), size=16, channels=1, test_fraction=0.2,
+                          val_fraction=0.25, seed=3)
+    with caplog.at_level(logging.INFO, logger="aebench"):
+        dm.setup()
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("folder:")]
+    assert line == (f"folder: 20 images from {tmp_path} (2 classes: ant, cat), resized to 16x16 "
+                    "greyscale (bilinear, aspect ratio not kept): 12 train / 4 val / 4 test "
+                    "(test: a seeded 20% of the 20 images; val: a seeded 25% of the images left "
+                    "for training)")

@@ -186,6 +186,7 @@ class FolderDataModule(TensorDataModule):
         train_paths, train_y = self._flatten(train, index)
         if test is not None:
             test_paths, test_y = self._flatten(test, index)
+            self._split_note = "train/ and test/ as given"
             return self._read(train_paths), train_y, self._read(test_paths), test_y
         n = len(train_paths)
         n_test = int(round(n * self.test_fraction))
@@ -198,4 +199,24 @@ class FolderDataModule(TensorDataModule):
         g = torch.Generator().manual_seed((self.seed * 1_000_003 + 1) % (2 ** 63))
         perm = torch.randperm(n, generator=g)
         test_idx, train_idx = perm[:n_test], perm[n_test:]
+        self._split_note = f"test: a seeded {self.test_fraction:.0%} of the {n} images"
         return x[train_idx], train_y[train_idx], x[test_idx], train_y[test_idx]
+
+    def _set_splits(self, train_x, train_y, test_x, test_y) -> None:
+        super()._set_splits(train_x, train_y, test_x, test_y)
+        log.info("%s", self.split_summary())
+
+    def split_summary(self) -> str:
+        """One line, logged when the data is loaded: how many images went where, and how."""
+        n_train, n_val, n_test = len(self.train_x), len(self.val_x), len(self.test_x)
+        classes = (f"{self.num_classes} classes: {', '.join(self.classes[:8])}"
+                   f"{', ...' if self.num_classes > 8 else ''}" if self.num_classes
+                   else "unlabelled")
+        mode = "RGB" if self.channels == 3 else "greyscale"
+        return (f"folder: {n_train + n_val + n_test} images from {self.root} ({classes}), "
+                f"resized to {self.size}x{self.size} {mode} (bilinear, aspect ratio not kept): "
+                f"{n_train} train / {n_val} val / {n_test} test "
+                f"({getattr(self, '_split_note', '')}; val: a seeded "
+                f"{self.val_fraction:.0%} of the images left for training)"
+                + (f"; class {self.classes[self.held_out]} held out of train and val"
+                   if self.held_out is not None else ""))
