@@ -143,6 +143,24 @@ def test_sweep_trials_grouped_and_leaderboard_run(tmp_path):
     assert (board.summary["trials"], board.summary["ok"], board.summary["failed"]) == (2, 2, 0)
 
 
+@pytest.mark.slow
+def test_sweep_with_a_failed_trial_sends_its_leaderboard_and_one_sync_line(tmp_path):
+    env = env_for_tests(WANDB_DIR=str(tmp_path / "wandb-home"), NETRC=str(tmp_path / "no-netrc"),
+                        WANDB_CONFIG_DIR=str(tmp_path / "wandb-home"))
+    sweep = tmp_path / "sweep"
+    # cnn needs images: on sine sequences that trial fails at build time, identity runs
+    res = subprocess.run(
+        [sys.executable, "-m", "aebench", "-m", "model=identity,cnn", "data=sine",
+         "data.num_sequences=64", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240, env=env)
+    assert res.returncode == 1, res.stderr[-2000:]  # one failed trial
+    assert "could not be sent" not in res.stdout + res.stderr
+    (board,) = [r for r in offline_runs(sweep) if r.run.job_type == "leaderboard"]
+    assert (board.summary["trials"], board.summary["ok"], board.summary["failed"]) == (2, 1, 1)
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.endswith(f"upload them all with: wandb sync {sweep / 'wandb'} {sweep}/*/wandb")
+
+
 # -- online or offline: wandb's public API decides, no network ------------------------------
 @pytest.fixture
 def no_key(tmp_path, monkeypatch):

@@ -22,9 +22,10 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+import time
 from pathlib import Path
 
-from aebench.config import CONF_DIR, check_group_choices, check_keys, options
+from aebench.config import CONF_DIR, check_group_choices, check_keys, options, sweep_device_error
 from aebench.errors import ConfigError, Parser, fail, remove_new_folder, run_main
 
 
@@ -52,11 +53,7 @@ def check_sweep_args(args: list[str]) -> tuple[list[str], Path | None]:
         key = key.lstrip("+~")
         if (key == "trainer" and "ddp" in value.split(",")) or (
                 key == "trainer.strategy" and "ddp" in value):
-            raise ConfigError(
-                f"{arg} cannot run inside a multirun (-m): DDP starts a process per GPU, which "
-                "hangs or duplicates trials under a sweep launcher. Run DDP as a single job "
-                "(python -m aebench trainer=ddp), or sweep with hydra/launcher=parallel to put "
-                "one trial on each GPU")
+            raise sweep_device_error(arg)
     check_optuna_storage(args)
     for arg in args:
         if arg.lstrip("+~").startswith("hydra.sweep.dir="):
@@ -302,13 +299,14 @@ def train(argv: list[str]) -> int:
 
     from aebench import sweep
 
-    sweep.LAST_SWEEP.clear()
+    started = time.time() - 1  # file times may be rounded down to the second
     saved_argv = list(sys.argv)
     sys.argv[1:] = args
     try:
         hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(job)()
     except SystemExit:
-        if sweep_dir is None or not sweep_dir.is_dir() or sweep.LAST_SWEEP:
+        if (sweep_dir is None or not sweep_dir.is_dir()
+                or sweep.leaderboard_written(sweep_dir, started)):
             raise
         if fresh_sweep and not any(sweep_dir.glob("*/.hydra")):
             # no trial started (Hydra refused the sweep): no folder, leaderboard or report
@@ -319,11 +317,11 @@ def train(argv: list[str]) -> int:
         # The sweep itself stopped (a Ray worker killed, an Optuna study without one finished
         # trial): Hydra has printed why; the leaderboard still shows what the trials left.
         sweep.LeaderboardCallback().on_multirun_end(sweep_dir=sweep_dir)
-        return min(max(sweep.failed_trials(), 1), 255)
+        return min(max(sweep.failed_trials(sweep_dir), 1), 255)
     finally:
         sys.argv[:] = saved_argv
-    if sweep.LAST_SWEEP:  # a multirun ended: exit status = trials without results
-        return min(sweep.failed_trials(), 255)
+    if sweep_dir is not None and sweep.leaderboard_written(sweep_dir, started):
+        return min(sweep.failed_trials(sweep_dir), 255)  # a multirun ended: trials without results
     return 0
 
 

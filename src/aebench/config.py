@@ -39,10 +39,28 @@ def plain(value):
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 #: top-level knob -> where it lands in the config (net arguments, then module arguments)
-KNOBS = {"latent": "model.net.latent", "depth": "model.net.depth", "lr": "model.lr",
-         "loss": "model.loss", "schedule": "model.schedule"}
-#: what the module uses when neither the model config nor the command line sets it
-MODULE_DEFAULTS = {"lr": 1e-3, "loss": "mse", "schedule": "constant"}
+KNOB_PATHS = {"latent": "model.net.latent", "depth": "model.net.depth", "lr": "model.lr",
+              "loss": "model.loss", "schedule": "model.schedule"}
+
+
+def module_defaults(target: str) -> dict:
+    """The keyword defaults of the module class `target` (model._target_): what it uses for a
+    knob (lr, loss, schedule) that neither the model config nor the command line sets."""
+    import inspect
+
+    from hydra.utils import get_class
+
+    return {name: p.default for name, p in inspect.signature(get_class(target)).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def sweep_device_error(what: str) -> ConfigError:
+    """The one refusal of DDP (or several devices) inside a multirun: `what` names the setting."""
+    return ConfigError(
+        f"{what} cannot run inside a multirun (-m): each trial gets one device (DDP starts a "
+        "process per GPU, which hangs or duplicates trials under a sweep launcher). Run DDP as a "
+        "single job (python -m aebench trainer=ddp), or sweep with hydra/launcher=parallel to put "
+        "one trial on each GPU")
 
 
 def options(group: str) -> list[str] | None:
@@ -181,13 +199,15 @@ def apply_knobs(cfg) -> list[str]:
 
     ignored = []
     with open_dict(cfg):
-        for knob, where in KNOBS.items():
+        for knob, where in KNOB_PATHS.items():
             parent_path, name = where.rsplit(".", 1)
             parent = OmegaConf.select(cfg, parent_path)
             if parent is None:
                 continue
-            if parent_path == "model" and name not in parent and knob in MODULE_DEFAULTS:
-                parent[name] = MODULE_DEFAULTS[knob]
+            if parent_path == "model" and name not in parent and parent.get("_target_"):
+                defaults = module_defaults(parent._target_)
+                if name in defaults:
+                    parent[name] = defaults[name]
             has = name in parent
             value = cfg.get(knob)
             if value is not None and (has or parent_path == "model"):

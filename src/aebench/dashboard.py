@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 
-#: what the sweep panels plot: config keys (x axes) and summary keys (metrics.json names)
-KNOBS = ("latent", "depth", "blur")
+from aebench.trials import PLOT_KNOBS
+
+#: what the sweep panels plot: config keys PLOT_KNOBS (x axes) and summary keys (metrics.json
+#: names)
 SCORES = ("test_psnr", "test_ssim", "psnr_gain", "baseline_psnr", "params", "train_seconds")
 
 
@@ -29,11 +31,11 @@ def build_workspace(entity: str, project: str, name: str = "aebench sweeps",
     sweep_panels = [
         wr.ParallelCoordinatesPlot(
             title="knobs -> test PSNR",
-            columns=[column(wr.Config(k)) for k in KNOBS]
+            columns=[column(wr.Config(k)) for k in PLOT_KNOBS]
             + [column(wr.SummaryMetric("params"), log=True), column(wr.SummaryMetric("test_psnr")),
                column(wr.SummaryMetric("psnr_gain"))]),
         *[wr.ScatterPlot(title=f"test PSNR against {k}", x=wr.Config(k),
-                         y=wr.SummaryMetric("test_psnr"), log_x=k == "latent") for k in KNOBS],
+                         y=wr.SummaryMetric("test_psnr"), log_x=k == "latent") for k in PLOT_KNOBS],
         wr.BarPlot(title="gain over the baseline (dB), per model",
                    metrics=[wr.SummaryMetric("psnr_gain")], groupby=wr.Config("model_name"),
                    groupby_aggfunc="max"),

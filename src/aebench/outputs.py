@@ -7,6 +7,8 @@ import math
 import os
 from pathlib import Path
 
+from aebench.metrics import gain_db
+
 
 def _pyplot():
     """matplotlib's pyplot on the Agg backend (imported when a picture is drawn: the one-line
@@ -97,7 +99,7 @@ def publish(metrics: dict, out_dir: Path, logger=None, best_val: dict | None = N
 
 
 #: the classical filters on this project's CIFAR-10 copy, test split (PSNR / SSIM), measured
-#: through the entry point (docs/results.md; ../shared/field-notes.md): (blur, noise) -> rows
+#: through the entry point (docs/results.md): (blur, noise) -> rows
 CLASSICAL_CIFAR10 = {  # model=unsharp / model=wiener tuned per blur (benchmarks/blur_grid.py)
     (0.5, 0.0): {"unsharp masking": (47.67, 0.999), "Wiener deconvolution": (53.91, 0.999)},
     (1.0, 0.0): {"unsharp masking": (30.58, 0.949), "Wiener deconvolution": (34.99, 0.972)},
@@ -140,16 +142,7 @@ def write_model_card(metrics: dict, out_dir: Path) -> Path:
     lines.append("| this model | " + " | ".join(fmt[k].format(m[f"test_{k}"]) for k in keys) + " |")
     lines.append(f"| baseline: {m.get('baseline')} | " + " | ".join(
         fmt[k].format(m[f"baseline_{k}"]) if f"baseline_{k}" in m else "" for k in keys) + " |")
-    noise = 0.0
-    for part in str(m.get("degradation_detail") or "").split(","):
-        if "noise" in part:
-            try:
-                noise = float(part.split()[-1])
-            except ValueError:
-                pass
-    blur = m.get("blur")  # a number, or a range [lo, hi] (a blind model: no one filter to cite)
-    known = CLASSICAL_CIFAR10.get((blur, noise)) if m.get("data") == "cifar10" and \
-        m.get("degradation") == "blur" and isinstance(blur, (int, float)) else None
+    known = _classical_cifar10(m)
     for name, (psnr, ssim) in (known or {}).items():
         lines.append(f"| {name} (reference, docs/results.md) | {psnr:.2f} dB | {ssim:.3f} |"
                      + " |" * (len(keys) - 2))
@@ -199,14 +192,14 @@ def baseline_words(metrics: dict) -> str:
 
 def verdict(metrics: dict) -> str | None:
     """The score beside its baseline in plain words: "better than returning the blurred input
-    by 7.29 dB" (PSNR; sequences: 10 log10 of the baseline's MSE over the model's), then, for
+    by 7.29 dB" (PSNR; sequences: the baseline's MSE over the model's in dB), then, for
     CIFAR-10 deblurring at a blur whose Wiener score was measured (`CLASSICAL_CIFAR10`), what
     the Wiener filter scores; that clause is left out where no score is known."""
     psnr, base = metrics.get("test_psnr"), metrics.get("baseline_psnr")
     if psnr is not None and base is not None:
         gain = psnr - base
     elif metrics.get("test_mse") and metrics.get("baseline_mse"):
-        gain = 10 * math.log10(metrics["baseline_mse"] / max(metrics["test_mse"], 1e-12))
+        gain = gain_db(metrics["baseline_mse"], metrics["test_mse"])
     else:
         return None
     words = baseline_words(metrics)
@@ -224,18 +217,13 @@ def verdict(metrics: dict) -> str | None:
 
 def _classical_cifar10(metrics: dict) -> dict | None:
     """The classical rows measured for this run's task (CIFAR-10, a fixed blur, noise or not)."""
-    noise = 0.0
-    for part in str(metrics.get("degradation_detail") or "").split(","):
-        if "noise" in part:
-            try:
-                noise = float(part.split()[-1])
-            except ValueError:
-                pass
-    blur = metrics.get("blur")
+    blur = metrics.get("blur")  # a number, or a range [lo, hi] (a blind model: no one filter)
+    noise = metrics.get("noise_std") or 0.0  # the degradation's, as metrics.json records it
     if metrics.get("data") != "cifar10" or metrics.get("degradation") != "blur" or \
-            not isinstance(blur, (int, float)) or isinstance(blur, bool):
+            not isinstance(blur, (int, float)) or isinstance(blur, bool) or \
+            not isinstance(noise, (int, float)):
         return None
-    return CLASSICAL_CIFAR10.get((float(blur), noise))
+    return CLASSICAL_CIFAR10.get((float(blur), float(noise)))
 
 
 def summary_lines(metrics: dict) -> list[str]:

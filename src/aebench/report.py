@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from aebench.metrics import gain_db
-from aebench.trials import (COLUMNS, KNOBS, by_setting, value_order, row_label, baseline_label,
+from aebench.trials import (COLUMNS, PLOT_KNOBS, by_setting, value_order, row_label, baseline_label,
                             collect_trials, common_overrides, counts, find_trials, plot_knob,
                             raw_value)
 
@@ -90,7 +90,7 @@ def write_leaderboard(sweep_dir, out_dir=None, evaluations: bool = False) -> dic
         heading += "\n\nEvery trial: `" + " ".join(common) + "`"
     md_path.write_text(heading + "\n\n" + markdown(trials) + "\n")
     write_csv(trials, csv_path)
-    plots = [p for knob in KNOBS if (p := plot_knob(trials, knob, out)) is not None]
+    plots = [p for knob in PLOT_KNOBS if (p := plot_knob(trials, knob, out)) is not None]
     from aebench.html_report import write_report
 
     html_path = write_report(dirs, out, evaluations)

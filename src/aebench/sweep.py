@@ -17,14 +17,9 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from aebench.config import plain
-from aebench.errors import ConfigError
+from aebench.config import plain, sweep_device_error
 
 log = logging.getLogger("aebench")
-
-# set by LeaderboardCallback in the launching process; read by the entry point for its exit code
-LAST_SWEEP: dict = {}
-
 
 def trial_threads() -> int | None:
     """The CPU cores the launcher gave this trial (Ray task resources or SLURM), if any."""
@@ -50,10 +45,7 @@ def check_trainer_for_sweep(cfg: DictConfig) -> None:
     many = (isinstance(devices, int) and devices > 1) or (
         not isinstance(devices, (int, str)) and len(devices) > 1) or devices == -1
     if "ddp" in strategy or many:
-        raise ConfigError(
-            f"trainer strategy={strategy} devices={devices} cannot run inside a multirun (-m): "
-            "each trial gets one device. Run DDP as a single job (python -m aebench trainer=ddp), "
-            "or sweep with hydra/launcher=parallel to put one trial on each GPU")
+        raise sweep_device_error(f"trainer strategy={strategy} devices={devices}")
 
 
 def failure_record(cfg: DictConfig, choices: dict, overrides: list, out_dir: Path, error: str,
@@ -150,8 +142,6 @@ class LeaderboardCallback(Callback):
 
         sweep_dir = Path(str(sweep_dir or config.hydra.sweep.dir))
         info = write_leaderboard(sweep_dir)
-        LAST_SWEEP.clear()
-        LAST_SWEEP.update(info, sweep_dir=sweep_dir)
         print(info["table"])
         print(f"aebench: {info['trials']} trials: {info['ok']} ok, {info['failed']} failed, "
               f"{info['unfinished']} unfinished; report: {info['html']} "
@@ -173,7 +163,18 @@ class LeaderboardCallback(Callback):
                     print(note)
 
 
-def failed_trials() -> int:
-    """Trials of the last sweep that did not finish with results (the entry point's exit code)."""
-    return int(LAST_SWEEP.get("failed", 0)) + int(LAST_SWEEP.get("unfinished", 0))
+def leaderboard_written(sweep_dir: Path, since: float) -> bool:
+    """Whether `LeaderboardCallback` ended this sweep: its leaderboard is newer than `since` (the
+    time the sweep started; a resumed sweep folder holds the earlier one)."""
+    board = Path(sweep_dir) / "leaderboard.md"
+    return board.is_file() and board.stat().st_mtime >= since
+
+
+def failed_trials(sweep_dir: Path) -> int:
+    """Trials of the sweep in `sweep_dir` that did not finish with results (the entry point's
+    exit status), read from the folder as the leaderboard reads it."""
+    from aebench.trials import collect_trials, counts
+
+    n = counts(collect_trials([sweep_dir]))
+    return n["failed"] + n["unfinished"]
 

@@ -141,7 +141,8 @@ def run_record(trainer, module, net, degradation, cfg: DictConfig, *, item_shape
         **tested_scores(trainer), **(scores or {}),
         "status": "ok", "baseline": module.baseline.name, "item_shape": list(item_shape),
         **compression(item_shape, net.code_size, params), **training,
-        "degradation_detail": degradation.describe(), "latent": cfg.latent, "depth": cfg.depth,
+        "degradation_detail": degradation.describe(), "noise_std": degradation.noise_std,
+        "latent": cfg.latent, "depth": cfg.depth,
         "blur": plain(cfg.blur), "seed": cfg.seed, "overrides": list(overrides),
         "output_dir": str(out_dir), "device": str(trainer.strategy.root_device),
         "precision": str(trainer.precision), "tuned": tuned,
@@ -160,7 +161,8 @@ def run_names(choices: dict, overrides: list[str]) -> tuple[dict, str]:
 
 def make_trainer(cfg: DictConfig, out_dir: Path, overrides: list[str], logger):
     """The configured Lightning trainer: its callbacks, a stop on SIGTERM/SIGINT that says how
-    to resume, atomic checkpoint writes, everything written inside `out_dir`."""
+    to resume, atomic checkpoint writes, everything written inside `out_dir`; a progress bar
+    only where the callbacks configure one (unless trainer.enable_progress_bar says)."""
     from aebench.checkpoints import AtomicCheckpointIO, StopOnSignal
 
     callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c]
@@ -168,9 +170,14 @@ def make_trainer(cfg: DictConfig, out_dir: Path, overrides: list[str], logger):
         [o for o in overrides if not o.startswith("resume=")] + [f"resume={out_dir}"])
     callbacks.append(StopOnSignal(out_dir / "checkpoints" / "last.ckpt", hint))
     check_write_paths(out_dir, callbacks, logger)
+    extra = {}
+    if "enable_progress_bar" not in cfg.trainer:  # a bar only where callbacks/ configures one
+        from pytorch_lightning.callbacks import ProgressBar  # (callbacks=none: none at all)
+
+        extra["enable_progress_bar"] = any(isinstance(c, ProgressBar) for c in callbacks)
     return build(cfg.trainer, logger=logger if logger is not None else False,
                  callbacks=callbacks, default_root_dir=str(out_dir),
-                 plugins=[AtomicCheckpointIO()])
+                 plugins=[AtomicCheckpointIO()], **extra)
 
 
 def fit(trainer, module, net, datamodule, degradation, out_dir: Path, resume_from) -> dict | None:

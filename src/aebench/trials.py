@@ -20,7 +20,9 @@ import yaml
 #: libyaml's safe loader where PyYAML has it (10x faster: a 1,000-trial sweep reads 1,000 files)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-KNOBS = ("latent", "depth", "blur")
+#: the knobs a leaderboard plots results against (psnr_vs_<knob>.png) and W&B's dashboard
+#: charts: the top-level values of metrics.json (config.KNOB_PATHS are the knobs that set the model)
+PLOT_KNOBS = ("latent", "depth", "blur")
 SKIP_DIRS = {".hydra", "wandb", "checkpoints", "csv"}
 STATUS_ORDER = {"ok": 0, "failed": 1, "unfinished": 2}
 BASELINE_LABELS = {"input": "input as is", "pca": "PCA, same code size"}
@@ -142,10 +144,10 @@ def load_trial(folder: Path) -> dict:
         # Not ended (yet): what the run is can only be read from its overrides.
         trial = {"status": "unfinished"}
         for key, value in _override_dict(overrides).items():
-            if key in ("model", "data", "degradation") + KNOBS:
+            if key in ("model", "data", "degradation") + PLOT_KNOBS:
                 trial[key] = value
     trial.setdefault("status", "ok")
-    for key in KNOBS:
+    for key in PLOT_KNOBS:
         if isinstance(trial.get(key), list):
             trial[key] = Range(trial[key])
     if not trial.get("degradation_detail") and trial.get("degradation"):
@@ -268,7 +270,7 @@ def plot_panels(ok: list[dict], knob: str) -> list[tuple]:
         by_row: dict[str, list] = {}
         for t in points:
             by_row.setdefault(row_label(t), []).append(t)
-        others = [k for k in KNOBS if k != knob
+        others = [k for k in PLOT_KNOBS if k != knob
                   and any(len({str(t.get(k)) for t in rs}) > 1 for rs in by_row.values())]
         series: dict[tuple, list] = {}
         for t in points:
