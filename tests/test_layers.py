@@ -16,14 +16,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "aebench"
 #: only its own floor and those below; on floor 2 the data sets, the networks and the baselines
 #: import nothing of each other.
 FLOORS = {
-    0: ("errors",),
+    0: ("errors", "noise"),
     1: ("metrics", "degradations"),
     2: ("data", "models", "baselines"),
     3: ("module", "vae_module"),
     4: ("config",),
     5: ("train", "sweep", "checkpoints", "loggers", "wandb_callback", "outputs", "trained",
-        "trials", "report", "html_report", "runfolder", "anysize"),
-    6: ("cli", "__main__", "__init__", "restore", "evaluate", "export", "analyze", "eda",
+        "trials", "report", "html_report", "runfolder", "anysize", "noise"),
+    6: ("cli", "__main__", "__init__", "api", "restore", "evaluate", "export", "analyze", "eda",
         "dashboard"),
 }
 APART = 2  # the floor whose members must not import each other
