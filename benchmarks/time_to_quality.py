@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, default=15.0)
     ap.add_argument("--probe-every", type=float, default=0.25, help="fraction of an epoch")
     ap.add_argument("--test-items", type=int, default=10000)
-    ap.add_argument("--precision", default="bf16-mixed")
+    ap.add_argument("--precision", default="32-true", help="bf16-mixed only where the CPU has native bf16")
     ap.add_argument("--out", type=Path)
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args(argv)

@@ -23,11 +23,17 @@ class Degradation:
     #: True when the task is restoration (the degraded input is the baseline to beat)
     restoration = True
 
-    def __init__(self, noise_std: float = 0.0, quantize: bool = False, clip: bool = False,
+    def __init__(self, noise_std: float | list = 0.0, quantize: bool = False, clip: bool = False,
                  eval_seed: int = 1234):
-        if not (isinstance(noise_std, (int, float)) and noise_std >= 0):
-            raise ConfigError(f"degradation.noise_std={noise_std!r} must be a number >= 0")
-        self.noise_std = float(noise_std)
+        try:
+            self.noise_low, self.noise_high = sigma_range(noise_std)
+        except ConfigError:
+            raise ConfigError(f"degradation.noise_std={noise_std!r} must be a number >= 0 or a "
+                              "range [lo,hi] with 0 <= lo <= hi (a std drawn per image, e.g. "
+                              "degradation.noise_std=[0,0.01])") from None
+        self.noise_is_range = self.noise_high > self.noise_low
+        #: the noise std (a range [lo, hi]: every image gets its own, drawn as blur ranges are)
+        self.noise_std = [self.noise_low, self.noise_high] if self.noise_is_range else self.noise_low
         self.quantize = bool(quantize)
         self.clip = bool(clip) or self.quantize
         self.eval_seed = int(eval_seed)
@@ -37,12 +43,16 @@ class Degradation:
                  split: str = "train") -> torch.Tensor:
         """Degrade batch `x`; `idx` (item indices in `split`) makes val/test noise fixed."""
         y = self.transform(x, idx, split)
-        if self.noise_std > 0:
+        if self.noise_high > 0:
             if split == "train" or idx is None:
                 noise = torch.randn_like(y)
             else:
                 noise = self._eval_noise(idx, tuple(y.shape[1:]), split).to(y.device, y.dtype)
-            y = y + self.noise_std * noise
+            std = self.noise_std
+            if self.noise_is_range:  # a std per item
+                std = self.noise_stds(len(y), idx, split).to(y.device, y.dtype)
+                std = std.view(-1, *[1] * (y.dim() - 1))
+            y = y + std * noise
         if self.clip:
             y = y.clamp(0.0, 1.0)
         if self.quantize:
@@ -56,7 +66,26 @@ class Degradation:
     def same_every_epoch(self) -> bool:
         """True when an item's degraded training version never changes (no noise, no strength
         drawn per call) and is exact as uint8 (8-bit rounding): it can be computed once."""
-        return self.noise_std == 0 and self.quantize
+        return self.noise_high == 0 and self.quantize
+
+    def uniform(self, n: int, idx: torch.Tensor | None, split: str, stream: int) -> torch.Tensor:
+        """(n,) uniform draws in [0, 1): fresh in training (global, seeded RNG); fixed per item of
+        a val/test split (its own seeded generator block per `stream`, as the eval noise)."""
+        if split == "train" or idx is None:
+            return torch.rand(n)
+        idx = idx.detach().cpu().long()
+        u = torch.empty(len(idx))
+        for b in (idx // _CHUNK).unique().tolist():
+            seed = (self.eval_seed * 1_000_003 + _SPLITS.get(split, 3) * 7_919 + b
+                    + stream) % 2**63
+            bank = torch.rand(_CHUNK, generator=torch.Generator().manual_seed(seed))
+            sel = idx // _CHUNK == b
+            u[sel] = bank[idx[sel] % _CHUNK]
+        return u
+
+    def noise_stds(self, n: int, idx: torch.Tensor | None = None, split: str = "train"):
+        """The noise std of each of `n` items (a range: drawn per item; else all the same)."""
+        return self.noise_low + (self.noise_high - self.noise_low) * self.uniform(n, idx, split, 15_485_863)
 
     def levels(self, items: torch.Tensor, split: str = "train", as_float=lambda x: x,
                chunk: int = 1024) -> torch.Tensor:
@@ -89,7 +118,9 @@ class Degradation:
 
     def describe(self) -> str:
         parts = [type(self).__name__.lower()]
-        if self.noise_std:
+        if self.noise_is_range:
+            parts.append(f"noise {self.noise_low:g}-{self.noise_high:g}")
+        elif self.noise_std:
             parts.append(f"noise {self.noise_std:g}")
         if self.quantize:
             parts.append("8-bit")
@@ -236,18 +267,7 @@ class Blur(Degradation):
 
     def sigmas(self, n: int, idx: torch.Tensor | None = None, split: str = "train") -> torch.Tensor:
         """The sigma of each of `n` images: fresh draws in training, fixed per item otherwise."""
-        if split == "train" or idx is None:
-            u = torch.rand(n)
-        else:  # one uniform draw per item, from its own seeded generator block (as eval noise)
-            idx = idx.detach().cpu().long()
-            u = torch.empty(len(idx))
-            for b in (idx // _CHUNK).unique().tolist():
-                seed = (self.eval_seed * 1_000_003 + _SPLITS.get(split, 3) * 7_919 + b
-                        + 104_729) % 2**63  # another stream than the noise's
-                bank = torch.rand(_CHUNK, generator=torch.Generator().manual_seed(seed))
-                sel = idx // _CHUNK == b
-                u[sel] = bank[idx[sel] % _CHUNK]
-        return self.low + (self.high - self.low) * u
+        return self.low + (self.high - self.low) * self.uniform(n, idx, split, 104_729)
 
     def describe(self):
         strength = f"blur {self.low:g}-{self.high:g}" if self.is_range else f"blur {self.low:g}"

@@ -33,7 +33,14 @@ class TrainedRun:
 
 #: run references other than a folder: `SCHEME:NAME` -> a function of NAME giving the run folder
 #: (raising ConfigError for an unknown NAME); see resolve_run
-REFERENCES: dict = {}
+def _pretrained(name: str) -> Path:
+    from aebench import pretrained
+
+    return pretrained.folder(name)
+
+
+#: `SCHEME:NAME` run references: the pretrained models shipped with the package (aebench.pretrained)
+REFERENCES: dict = {"pretrained": _pretrained}
 
 
 def resolve_run(ref: str | Path) -> Path:
@@ -101,7 +108,9 @@ def read_run(run_dir: str | Path, need_checkpoint: bool = True) -> TrainedRun:
                           "metrics.json); give the folder `aebench` printed at the end of the run")
     ckpt = None
     best = metrics.get("best_checkpoint")
-    if best and Path(best).is_file():
+    if (run_dir / "weights.safetensors").is_file():  # a shipped model (aebench.pretrained)
+        ckpt = run_dir / "weights.safetensors"
+    elif best and Path(best).is_file():
         ckpt = Path(best)
     elif (run_dir / "checkpoints" / "last.ckpt").is_file():
         ckpt = run_dir / "checkpoints" / "last.ckpt"
@@ -117,6 +126,11 @@ def load_weights(module, checkpoint: Path) -> None:
     read with weights_only=True; ConfigError when they belong to another network."""
     import torch
 
+    if Path(checkpoint).suffix == ".safetensors":  # the network's weights alone
+        state = {f"net.{k}": v for k, v in net_state(checkpoint).items()}
+        load_state(module, {**module.state_dict(), **state}, f"{checkpoint} does not hold weights "
+                   f"of this run's model ({type(module.net).__name__})")
+        return
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     load_state(module, state, f"{checkpoint} does not hold weights of this run's model "
                               f"({type(module.net).__name__})")
@@ -184,6 +198,14 @@ def net_state(checkpoint: Path) -> dict:
     weights_only=True; ConfigError when the file is not a checkpoint."""
     import torch
 
+    if Path(checkpoint).suffix == ".safetensors":  # shipped weights: tensors only, no pickle
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(checkpoint))
+        except Exception as err:  # noqa: BLE001 - a damaged file: one line naming it
+            raise ConfigError(f"{checkpoint} is not a readable safetensors file "
+                              f"({type(err).__name__}: {' '.join(str(err).split())[:160]})") from None
     try:
         ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
         state = ckpt["state_dict"]

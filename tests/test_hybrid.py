@@ -1,0 +1,115 @@
+"""The hybrid restorer (model=wiener_unet): the run's own blur inverted inside the network."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from conftest import FAST, FAST_SHAPES
+
+from aebench.config import build
+from aebench.degradations import Blur, gaussian_kernels
+from aebench.errors import ConfigError
+
+
+def test_blur_otf_is_the_kernel_the_blur_applies():
+    """Blur.otf is the transfer function of exactly the kernel Blur convolves with."""
+    blur = Blur(1.3)
+    shape = (40, 34)
+    k1 = gaussian_kernels(torch.tensor([1.3], dtype=torch.float64), blur.kernel_size)[0]
+    kernel = torch.outer(k1, k1)
+    arr = torch.zeros(shape, dtype=torch.float64)
+    n = len(k1)
+    arr[:n, :n] = kernel
+    arr = torch.roll(arr, (-(n // 2), -(n // 2)), (0, 1))
+    expected = torch.fft.rfft2(arr)
+    otf = blur.otf(shape, dtype=torch.float64)[0]
+    assert torch.allclose(otf, expected.real, atol=1e-12) and expected.imag.abs().max() < 1e-12
+
+
+def test_starts_as_the_wiener_filter_of_the_runs_blur(compose_cfg):
+    """Before training, wiener_unet returns model=wiener's deconvolution at the same balance:
+    the physics comes from the degradation of the run (blur=1.5 here), not a copy of it."""
+    cfg = compose_cfg("model=wiener_unet", "blur=1.5")
+    net = build(cfg.model.net, input_shape=(3, 32, 32))
+    wiener = build(compose_cfg("model=wiener", "blur=1.5").model.net, input_shape=(3, 32, 32))
+    blurred = Blur(1.5)(torch.rand(4, 3, 32, 32))
+    balance = float(net.log_balance.exp()[net.anchor])
+    with torch.no_grad():
+        assert torch.allclose(net(blurred), wiener(blurred, balance), atol=1e-5)
+
+
+def test_restores_any_image_size(compose_cfg):
+    net = build(compose_cfg("model=wiener_unet").model.net, input_shape=(3, 32, 32))
+    for h, w in ((37, 23), (17, 64), (9, 9)):
+        assert net(torch.rand(2, 3, h, w)).shape == (2, 3, h, w)
+
+
+def test_a_blur_range_needs_the_blind_variant(compose_cfg):
+    cfg = compose_cfg("model=wiener_unet", "blur=[0,2]")
+    with pytest.raises(ConfigError, match="model=wiener_unet_blind"):
+        build(cfg.model.net, input_shape=(3, 32, 32))
+    blind = build(compose_cfg("model=wiener_unet_blind", "blur=[0,2]").model.net, input_shape=(3, 32, 32))
+    sigma = blind.estimate_sigma(torch.rand(5, 3, 32, 32))
+    assert sigma.shape == (5,) and bool(((sigma >= 0) & (sigma <= 2)).all())
+
+
+def test_the_blind_head_learns_from_the_image_loss(compose_cfg):
+    """The transfer function is differentiable in sigma: the image loss reaches the sigma head."""
+    net = build(compose_cfg("model=wiener_unet_blind", "blur=[0,2]").model.net,
+                input_shape=(3, 32, 32))
+    x = torch.rand(3, 3, 32, 32)
+    torch.nn.functional.mse_loss(net(Blur(1.0)(x)), x).backward()
+    grads = [p.grad for p in net.head.parameters()]
+    assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
+
+
+def test_noise_std_range_draws_a_fixed_std_per_evaluation_item():
+    deg = Blur(1.0, noise_std=[0.0, 0.02], eval_seed=7)
+    idx = torch.arange(300)
+    stds = deg.noise_stds(300, idx, "test")
+    assert torch.equal(stds, deg.noise_stds(300, idx, "test"))  # the same every epoch
+    assert 0 <= stds.min() < 0.005 and 0.015 < stds.max() <= 0.02
+    x = torch.full((4, 3, 16, 16), 0.5)
+    assert torch.equal(deg(x, idx[:4], "val"), deg(x, idx[:4], "val"))
+    assert "noise 0-0.02" in deg.describe() and not deg.same_every_epoch()
+    with pytest.raises(ConfigError, match=r"noise_std=\[0.02, 0.0\]"):
+        Blur(1.0, noise_std=[0.02, 0.0])
+
+
+def test_cosine_schedule_runs_over_the_time_budget(train_run, tmp_path):
+    """With trainer.max_time the learning rate reaches ~0 when the time is up, not after
+    max_epochs' steps (which a time-budgeted run never reaches)."""
+    metrics = train_run("model=wiener_unet", "data=shapes", *FAST_SHAPES, "data.num_train=512",
+                             "trainer.max_epochs=1000", "+trainer.max_time=00:00:00:02",
+                             "schedule=cosine", "latent=16", "callbacks=default")
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    lr = ckpt["optimizer_states"][0]["param_groups"][0]["lr"]
+    assert metrics["epochs"] < 1000 and lr < 0.05 * metrics.get("lr", 2e-3), lr
+
+
+def test_pretrained_reference_loads_safetensors_without_a_checkpoint(tmp_path, monkeypatch, compose_cfg):
+    """`pretrained:NAME` is a folder shaped like a run's, its weights in safetensors."""
+    from safetensors.torch import save_file
+
+    import aebench.pretrained as pretrained
+    from aebench.trained import load_net, read_run
+
+    net = build(compose_cfg("model=wiener_unet").model.net, input_shape=(3, 32, 32))
+    with torch.no_grad():
+        net.out.bias.fill_(0.25)  # recognisable weights
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    save_file(net.state_dict(), str(folder / "weights.safetensors"))
+    (folder / "metrics.json").write_text(json.dumps(
+        {"status": "ok", "overrides": ["model=wiener_unet", "blur=1.0"], "item_shape": [3, 32, 32],
+         "model": "wiener_unet", "test_psnr": 40.0, "baseline_test_psnr": 25.0}))
+    monkeypatch.setattr(pretrained, "HERE", tmp_path)
+    assert read_run("pretrained:tiny").checkpoint.name == "weights.safetensors"
+    loaded = load_net("pretrained:tiny")
+    assert float(loaded.net.out.bias[0]) == 0.25
+    assert "tiny" in pretrained.table()
+    with pytest.raises(ConfigError, match="pretrained:tiny"):
+        read_run("pretrained:nosuch")
+    assert not math.isnan(loaded.net(torch.rand(1, 3, 20, 30)).sum().item())
