@@ -23,11 +23,11 @@ Colour: greyscale in, greyscale out; colour in, colour out. A greyscale image gi
 model is restored as RGB (its channel replicated) and brought back to greyscale (ITU-R 601
 luma); an RGB image given to a greyscale model is restored channel by channel. Palette and
 16-bit images are converted (one logged line per kind of conversion); an alpha channel is set
-aside and put back unchanged. Outputs are 8-bit PNGs with the inputs' names (extension .png) and sizes under
-`--out` (never over an input). `--degrade` first applies the run's own degradation (a demo on
-sharp photos), writes clean | degraded | restored strips with each image's PSNR/SSIM against the
-clean image into OUT/strips/, scores.csv and summary.json, and prints the mean PSNR/SSIM of the
-degraded vs the restored images. Sequence runs (sine) restore `.npy` arrays ((T,), (N, T) or
+aside and put back unchanged. Outputs are 8-bit PNGs with the inputs' names (extension .png)
+and sizes under `--out` (never over an input). `--degrade` first applies the run's own
+degradation (a demo on sharp photos), writes clean | degraded | restored strips with each
+image's PSNR/SSIM against the clean image into OUT/strips/, scores.csv and summary.json, and
+prints the mean PSNR/SSIM of the degraded vs the restored images. Sequence runs (sine) restore `.npy` arrays ((T,), (N, T) or
 (N, T, F)) and `.csv` files (one sequence per row), written back in the same format.
 
 Bad input: a RUN_DIR without a finished checkpoint, or with another model's checkpoint, stops
@@ -346,6 +346,14 @@ def read_sequences(path: Path, features: int):
     except Exception as err:  # noqa: BLE001
         raise InputError(f"cannot read it as {path.suffix.lower()} of numbers "
                          f"({type(err).__name__}: {' '.join(str(err).split())[:160]})") from None
+    return as_sequences(arr, features)
+
+
+def as_sequences(arr, features: int):
+    """A numpy array of sequences ((T,), (N, T) or (N, T, F)) as (N, T, F) float32, with its
+    original shape; InputError saying what is wrong with it."""
+    import numpy as np
+
     if not np.issubdtype(arr.dtype, np.number) or arr.size == 0:
         raise InputError(f"holds {arr.dtype} values, not numbers" if arr.size else "is empty")
     shape = arr.shape
@@ -450,6 +458,22 @@ def write_strip(clean8, degraded8, restored8, scores, path: Path) -> None:
 
 # ----------------------------------------------------------------------------- the command
 
+def pick_device(device: str):
+    """"auto" (a CUDA GPU if there is one, else the CPU), "cpu" or "cuda" as a torch.device;
+    ConfigError for cuda on a machine without one, or another name."""
+    import torch
+
+    from aebench.errors import ConfigError
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"device={device!r} is not accepted; choose auto, cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: this machine has no CUDA GPU; use --device cpu or auto")
+    return torch.device(device)
+
+
 def restore(run_dir, inputs: list[str], out: str | Path, degrade: bool = False,
             max_pixels: int = DEFAULT_MAX_PIXELS, tile: int | None = None,
             overlap: int | None = None, batch: int = 64, device: str = "auto",
@@ -469,13 +493,10 @@ def restore(run_dir, inputs: list[str], out: str | Path, degrade: bool = False,
         raise ConfigError(f"--tile={tile} must be a positive integer (tile side in pixels)")
     if overlap is not None and overlap < 0:
         raise ConfigError(f"--overlap={overlap} must be >= 0")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: this machine has no CUDA GPU; use --device cpu or auto")
+    device = pick_device(device)
     loaded = load_net(run_dir)
     out_dir = Path(out)
-    restorer = Restorer(loaded, torch.device(device), tile=tile, overlap=overlap, batch=batch,
+    restorer = Restorer(loaded, device, tile=tile, overlap=overlap, batch=batch,
                         whole_max_pixels=whole_max_pixels)
     exts = IMAGE_EXTENSIONS if loaded.image else SEQUENCE_EXTENSIONS
     files, failed = find_inputs(inputs, exts, out_dir)
