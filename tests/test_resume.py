@@ -179,3 +179,45 @@ def test_a_checkpoint_carries_the_random_state_training_noise_continues_from(com
     _, _, _, resumed = build_parts(cfg)
     resumed.on_load_checkpoint(checkpoint)
     assert torch.equal(degradation(x, idx, "train"), expected)
+
+
+def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_metrics(tmp_path, monkeypatch,
+                                                                    recwarn):
+    """SIGTERM at a step inside an epoch, then resume=true: the resumed run trains on the rest
+    of that epoch's shuffled batches (the loader's position is in the checkpoint), ends with
+    every metric of the uninterrupted run, and its train_seconds adds the time before the stop."""
+    from aebench.config import compose
+    from aebench.errors import RunStopped
+    from aebench.module import AutoencoderModule
+    from aebench.train import run
+
+    args = ["data=shapes", "model=cnn", "data.num_train=80", "data.num_test=16",
+            "data.batch_size=16", "trainer.max_epochs=3", *RUN[1:3], "logger=none"]
+    done = compose(args, tmp_path / "uninterrupted")
+    expected = run(done.cfg, done.choices, done.overrides)
+
+    start = AutoencoderModule.on_train_batch_start
+
+    def sigterm_at_step_6(self, batch, batch_idx):  # epoch 1 of 4 batches: its second batch
+        if self.global_step == 6:
+            signal.raise_signal(signal.SIGTERM)
+        return start(self, batch, batch_idx)
+    monkeypatch.setattr(AutoencoderModule, "on_train_batch_start", sigterm_at_step_6)
+    stopped = compose(args, tmp_path / "run")
+    with pytest.raises(RunStopped):
+        run(stopped.cfg, stopped.choices, stopped.overrides)
+    monkeypatch.undo()
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu",
+                      weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (1, 7)  # inside epoch 1
+    before = last["aebench"]["fit_seconds"]
+
+    again = compose([*args, "resume=true"], tmp_path / "run")
+    resumed = run(again.cfg, again.choices, again.overrides)
+    assert not [w for w in recwarn if "not resumable" in str(w.message)]
+    numbers = [k for k, v in expected.items() if isinstance(v, (int, float))
+               and not isinstance(v, bool) and "seconds" not in k and "per_second" not in k]
+    assert {"test_psnr", "test_ssim", "val_psnr", "best_val_loss", "global_steps"} <= set(numbers)
+    for key in numbers:
+        assert resumed[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
+    assert resumed["train_seconds"] > before > 0

@@ -223,7 +223,8 @@ def test_a_fused_optimizer_still_clips_under_mixed_precision(compose_cfg):
 
 def test_the_best_validation_epoch_is_the_one_tested_and_reported(compose_cfg, monkeypatch):
     """Three epochs whose validation losses are 0.3, 0.1, 0.2: the middle one is tested (its
-    checkpoint), and metrics.json's best_val_loss / val_psnr / val_mse are that epoch's."""
+    checkpoint), metrics.json's best_val_loss / val_psnr / val_mse are that epoch's, and the
+    epoch history (loss_curve.png) still holds all three."""
     from aebench.module import AutoencoderModule
 
     forced, seen = [0.3, 0.1, 0.2], {}
@@ -234,6 +235,7 @@ def test_the_best_validation_epoch_is_the_one_tested_and_reported(compose_cfg, m
             value = torch.tensor(forced[self.current_epoch])
         if name in ("val/psnr", "val/mse"):
             seen[(name, self.current_epoch)] = float(value)
+        seen["module"] = self
         return log(self, name, value, *args, **kwargs)
     monkeypatch.setattr(AutoencoderModule, "log", log_forced)
     metrics = run(compose_cfg(*TINY, "model=cnn", "trainer.max_epochs=3"))
@@ -243,3 +245,5 @@ def test_the_best_validation_epoch_is_the_one_tested_and_reported(compose_cfg, m
     assert len({seen["val/psnr", e] for e in range(3)}) == 3  # the epochs can be told apart
     assert metrics["val_psnr"] == pytest.approx(seen["val/psnr", 1], rel=1e-6)
     assert metrics["val_mse"] == pytest.approx(seen["val/mse", 1], rel=1e-6)
+    # testing on epoch 1's checkpoint takes its weights only: the loss curve keeps every epoch
+    assert [row["epoch"] for row in seen["module"].history] == [0, 1, 2]

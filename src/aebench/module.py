@@ -74,6 +74,8 @@ class AutoencoderModule(pl.LightningModule):
         self.history: list[dict[str, float]] = []
         self.train_items = 0
         self.train_step_seconds = 0.0
+        self.fit_seconds_before = 0.0  # wall time of fitting in earlier attempts (resume)
+        self._fit_t0: float | None = None
         self._train_sums: dict = {}  # the epoch's training losses x items (floats on the CPU)
         self._train_count = 0
         self._train_degraded: torch.Tensor | None = None  # _degrade_train_set
@@ -174,6 +176,14 @@ class AutoencoderModule(pl.LightningModule):
         if isinstance(self.baseline, PCABaseline) and not self.baseline.fitted:
             dm = self.trainer.datamodule  # its batch hook makes items float (uint8 data)
             self.baseline.fit(dm.on_after_batch_transfer(b, 0) for b in dm.train_dataloader())
+
+    def on_fit_start(self) -> None:
+        self._fit_t0 = time.perf_counter()
+
+    def fit_seconds(self) -> float:
+        """Wall time spent fitting, this attempt and those before a resume together."""
+        now = 0.0 if self._fit_t0 is None else time.perf_counter() - self._fit_t0
+        return self.fit_seconds_before + now
 
     def on_train_batch_start(self, batch, batch_idx):
         self._t0 = time.perf_counter()
@@ -297,21 +307,23 @@ class AutoencoderModule(pl.LightningModule):
             "rng_torch": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
             "history": self.history, "train_items": self.train_items,
-            "train_step_seconds": self.train_step_seconds,
+            "train_step_seconds": self.train_step_seconds, "fit_seconds": self.fit_seconds(),
             "train_sums": {k: torch.as_tensor(v, dtype=torch.float64).cpu()  # mid-epoch saves
                            for k, v in self._train_sums.items()},
             "train_count": self._train_count}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("aebench")
-        if not state:
-            return
+        trainer = self._trainer
+        if not state or (trainer is not None and trainer.state.fn != "fit"):
+            return  # testing on the best checkpoint: its weights only, the run's history stays
         torch.set_rng_state(state["rng_torch"])
         if state["rng_cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         self.history = list(state["history"])
         self.train_items = state["train_items"]
         self.train_step_seconds = state["train_step_seconds"]
+        self.fit_seconds_before = float(state.get("fit_seconds", 0.0))
         self._train_sums = {k: float(v) if self.device.type == "cpu" else v.to(self.device).float()
                             for k, v in state.get("train_sums", {}).items()}
         self._train_count = state.get("train_count", 0)

@@ -276,7 +276,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
     try:
         start = time.perf_counter()
         tuned = fit(trainer, module, net, datamodule, degradation, out_dir, resume_from)
-        train_seconds = time.perf_counter() - start
+        train_seconds = module.fit_seconds_before + time.perf_counter() - start  # + earlier attempts
         ckpt, best = best_checkpoint(trainer)
         trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False,
                      weights_only=True)

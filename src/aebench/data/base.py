@@ -52,14 +52,20 @@ class _Batches(Dataset):
 
 
 class _EpochShuffle(Sampler):
-    """Batches of shuffled indices whose order depends only on (seed, epoch).
+    """Batches of shuffled indices whose order depends only on (seed, epoch), and whose position
+    inside the epoch is saved in the checkpoint.
 
     Lightning calls `set_epoch` before every epoch, so a run resumed from a checkpoint at the
-    end of epoch k shuffles epoch k+1 exactly as the uninterrupted run did.
+    end of epoch k shuffles epoch k+1 exactly as the uninterrupted run did. A checkpoint written
+    inside an epoch (SIGTERM, Ctrl-C) holds `state_dict()`, the epoch and the batches it had
+    handed out (Lightning takes no batch ahead from a loader whose length it knows); the resumed
+    run's first iteration of that epoch skips them, so it trains on the rest of the same order.
     """
 
     def __init__(self, n: int, batch_size: int, seed: int):
         self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, 0
+        self.position = 0  # batches handed out in the current epoch
+        self._resume: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -70,8 +76,31 @@ class _EpochShuffle(Sampler):
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         order = torch.randperm(self.n, generator=g)
-        for i in range(0, self.n, self.batch_size):
+        skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
+        self._resume = None
+        self.position = skip
+        for i in range(skip * self.batch_size, self.n, self.batch_size):
+            self.position += 1
             yield order[i:i + self.batch_size].tolist()
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "batches": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume = (int(state["epoch"]), int(state["batches"]))
+
+
+class _ResumableLoader(DataLoader):
+    """The training loader: Lightning saves its `state_dict` in a checkpoint and gives it back
+    on resume (the epoch's shuffled order and how far into it the run was)."""
+
+    def state_dict(self) -> dict:
+        own = getattr(self.sampler, "state_dict", None)  # under DDP Lightning wraps the sampler
+        return own() if own is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state and hasattr(self.sampler, "load_state_dict"):
+            self.sampler.load_state_dict(state)
 
 
 class TensorDataModule(pl.LightningDataModule):
@@ -194,9 +223,11 @@ class TensorDataModule(pl.LightningDataModule):
 
     def _loader(self, x, y, batch_size, shuffle):
         ds = _Batches(x, y)
-        sampler = (_EpochShuffle(len(ds), batch_size, self.seed) if shuffle else
-                   BatchSampler(SequentialSampler(ds), batch_size, drop_last=False))
-        return DataLoader(ds, sampler=sampler, batch_size=None)
+        if shuffle:
+            return _ResumableLoader(ds, sampler=_EpochShuffle(len(ds), batch_size, self.seed),
+                                    batch_size=None)
+        return DataLoader(ds, sampler=BatchSampler(SequentialSampler(ds), batch_size,
+                                                   drop_last=False), batch_size=None)
 
     def train_dataloader(self):
         return self._loader(self.train_x, self.train_y, self.batch_size, shuffle=True)
