@@ -149,6 +149,7 @@ def test_configs_ship_inside_a_non_editable_install(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         assert "aebench/conf/config.yaml" in zf.namelist()
         assert "aebench/conf/model/lstm.yaml" in zf.namelist()
+        assert "aebench/py.typed" in zf.namelist()  # the API's type hints reach checkers
         zf.extractall(tmp_path / "site")
     env = {"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}
     where = subprocess.run([sys.executable, "-c", "import aebench; print(aebench.__file__)"],
