@@ -142,3 +142,19 @@ def test_folder_logs_its_split_when_loaded(tmp_path, caplog):
                     "greyscale (bilinear, aspect ratio not kept): 12 train / 4 val / 4 test "
                     "(test: a seeded 20% of the 20 images; val: a seeded 25% of the images left "
                     "for training)")
+
+
+def test_optimized_metric_missing_is_said_only_in_an_optuna_sweep(monkeypatch, caplog):
+    from omegaconf import OmegaConf
+
+    from aebench import sweep
+
+    cfg = OmegaConf.create({"optimized_metric": "val_psnr"})
+    filter_row = {"test_psnr": 30.0}  # a filter is tuned, never validated: no val_psnr
+    with caplog.at_level(logging.WARNING, logger="aebench"):
+        assert sweep.objective(cfg, filter_row) is None  # a plain run or a basic sweep
+        assert not caplog.records
+        monkeypatch.setattr(sweep, "optuna_sweep", lambda: True)
+        assert sweep.objective(cfg, filter_row) is None
+    assert "optimized_metric=val_psnr is not in this run's metrics" in caplog.text
+    assert sweep.objective(cfg, {"val_psnr": 31.5}) == 31.5
