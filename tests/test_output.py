@@ -97,14 +97,18 @@ def test_verdict_in_plain_words():
     assert verdict({"model": "x"}) is None
 
 
-def test_summary_lines_and_config_line():
+def test_summary_lines_and_config_line(tmp_path):
     lines = summary_lines(RUN)
     assert lines[0] == ("lstm on cifar10 (blur 1, 8-bit): test PSNR 18.78 dB, SSIM 0.410 "
                         "(the blurred input: 25.54 dB, 0.840)")
     assert lines[1].startswith("verdict: worse than returning the blurred input by 6.76 dB")
     assert lines[2] == ("260,192 parameters; code 128 numbers per item (24x smaller than the "
                         "input); 10 epochs in 72.4 s, 6900 items/s")
-    assert lines[-1] == "results: /runs/x (metrics.json, report.html, README.md)"
+    assert lines[-1] == "results: /runs/x"
+    (tmp_path / "metrics.json").write_text("{}")
+    (tmp_path / "report.html").write_text("")
+    assert summary_lines(dict(RUN, output_dir=str(tmp_path)))[-1] == (
+        f"results: {tmp_path} (metrics.json, report.html)")  # what is there
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.create({"latent": 128, "depth": 1, "blur": 1.0, "lr": None, "seed": 42,

@@ -236,12 +236,9 @@ def command(args) -> int:
         if any("," in a.partition("=")[2] for a in args.overrides):
             log.info("a comma in a value is taken literally; add -m to sweep over the values")
         metrics = evaluate_run(args.run_dir, args.overrides)
-        from rich.console import Console
+        from aebench.outputs import summary_lines
 
-        from aebench.outputs import summary_table
-
-        Console().print(summary_table(metrics))
-        print(f"evaluation written to {metrics['output_dir']}")
+        print("\n".join(summary_lines(metrics)))  # score, verdict, the evaluation's folder
         return 0
     sweep_dir, results = evaluate_sweep(args.run_dir, args.overrides)
     from aebench.report import markdown

@@ -272,7 +272,10 @@ def summary_lines(metrics: dict) -> list[str]:
     if "anomaly_auroc" in m:
         lines.append(f"anomaly AUROC {m['anomaly_auroc']:.3f} "
                      f"({m.get('anomaly_holdout_class')} held out)")
-    lines.append(f"results: {m.get('output_dir')} (metrics.json, report.html, README.md)")
+    folder = m.get("output_dir")
+    files = [n for n in ("metrics.json", "report.html", "README.md")
+             if folder and (Path(folder) / n).is_file()]
+    lines.append(f"results: {folder}" + (f" ({', '.join(files)})" if files else ""))
     return lines
 
 
