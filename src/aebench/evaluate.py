@@ -91,7 +91,7 @@ def dropped(extra: list[str]) -> tuple[str, ...]:
 def evaluate_run(run_dir, extra: list[str], out: Path | None = None,
                  data_cache: dict | None = None) -> dict:
     """Evaluate the run in `run_dir` with `extra` overrides into `out` (default
-    RUN_DIR/eval-<time>/); writes and returns metrics.json's dict. `data_cache` (a dict the
+    RUN_DIR/eval-<time>/; outputs/pretrained-NAME-eval-<time>/ for pretrained:NAME); writes and returns metrics.json's dict. `data_cache` (a dict the
     caller keeps, e.g. across a sweep of evaluations) holds the last data module loaded, so that
     evaluations on the same data load it once."""
     from omegaconf import OmegaConf, open_dict
@@ -108,8 +108,11 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None,
     if run.metrics.get("status", "ok") != "ok" or "test_mse" not in run.metrics:
         raise ConfigError(f"{run.run_dir} holds no finished run (metrics.json with test "
                           "results); give the folder of a run that ended")
+    stamp = f"eval-{datetime.datetime.now():%Y-%m-%d_%H-%M-%S-%f}"
+    shipped = str(run_dir).startswith("pretrained:")  # inside the installed package: not there
     out = Path(out) if out is not None else (
-        run.run_dir / f"eval-{datetime.datetime.now():%Y-%m-%d_%H-%M-%S-%f}")
+        Path("outputs") / f"{str(run_dir).replace(':', '-')}-{stamp}" if shipped
+        else run.run_dir / stamp)
     own = run.compose().cfg  # knobs settled by compose
     model_node = OmegaConf.to_container(own.model, resolve=True)  # the model as trained
     composed = run.compose(extra, output_dir=out, drop=dropped(extra))
@@ -166,13 +169,13 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None,
                     enable_progress_bar=True, enable_model_summary=False)
     start = time.perf_counter()
     trainer.test(module, datamodule=datamodule, verbose=False, weights_only=True)
+    names = run_choices(run)
+    names.update({k: v for k, v in ((_key(o), o.split("=", 1)[1]) for o in extra)
+                  if k in ("data", "degradation")})
     metrics = run_record(trainer, module, net, degradation, cfg, item_shape=item_shape,
                          names=names, overrides=composed.overrides, out_dir=out,
                          training={k: run.metrics.get(k) for k in TRAINING_KEYS},
                          tuned=run.metrics.get("tuned"))
-    names = run_choices(run)
-    names.update({k: v for k, v in ((_key(o), o.split("=", 1)[1]) for o in extra)
-                  if k in ("data", "degradation")})
     metrics.update(
         evaluated_run=str(run.run_dir), checkpoint=str(checkpoint) if checkpoint else None,
         eval_overrides=extra, eval_seconds=round(time.perf_counter() - start, 2),
@@ -206,10 +209,10 @@ def evaluate_sweep(run_dir, extra: list[str]) -> tuple[Path, list[dict]]:
     from aebench.trained import read_run
 
     check_overrides(extra)
-    data_cache: dict = {}  # the evaluations on one data set load it once
     run = read_run(run_dir, need_checkpoint=False)
     sweep_dir = run.run_dir / f"eval-{datetime.datetime.now():%Y-%m-%d_%H-%M-%S-%f}"
     results = []
+    data_cache: dict = {}  # the evaluations on one data set load it once
     for i, combo in enumerate(expand_sweep(extra)):
         out = sweep_dir / str(i)
         try:

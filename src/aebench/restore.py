@@ -619,6 +619,22 @@ def summary_table(summary: dict) -> str:
 def command(args) -> int:
     """`aebench restore ARGS`: restore, print what was written; 2 when
     an input could not be restored (each listed with its reason)."""
+    if args.list_pretrained:  # the shipped models: no run folder, no inputs needed
+        from aebench import pretrained
+
+        print(pretrained.table())
+        print("CIFAR-10 test split, mean per-image PSNR (dB); input = the degraded image as is, "
+              "Wiener = the Wiener filter told sigma. Use: aebench restore pretrained:NAME "
+              "photos/ --out restored/")
+        return 0
+    missing = [what for what, ok in (("RUN_DIR", args.run_dir), ("INPUT", args.inputs),
+                                     ("--out", args.out)) if not ok]
+    if missing:
+        from aebench.errors import ConfigError
+
+        raise ConfigError(f"restore needs {', '.join(missing)} (e.g. aebench restore "
+                          "pretrained:wiener_unet_blur1 photo.jpg --out restored/); "
+                          "aebench restore --list-pretrained lists the shipped models")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     result = restore(args.run_dir, args.inputs, args.out, degrade=args.degrade,
                      max_pixels=args.max_pixels, tile=args.tile, overlap=args.overlap,
@@ -643,11 +659,16 @@ def parser():
     p = Parser("restore", "Restore your own images (or sequences) with a trained run's model: "
                "outputs keep the inputs' names and sizes; never written over an input.",
                ["aebench restore outputs/2026-11-23/10-00-00-123456 photo.jpg scans/ --out restored/",
-                "aebench restore RUN_DIR sharp/ --out demo/ --degrade   # blur first, score it"])
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run or sweep trial folder")
-    p.add_argument("inputs", metavar="INPUT", nargs="+",
+                "aebench restore RUN_DIR sharp/ --out demo/ --degrade   # blur first, score it",
+                "aebench restore pretrained:wiener_unet_blur1 photo.jpg --out restored/  # no training",
+                "aebench restore --list-pretrained"])
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?",
+                   help="a finished run or sweep trial folder, or pretrained:NAME")
+    p.add_argument("inputs", metavar="INPUT", nargs="*",
                    help="image files or folders (.png/.jpg/.jpeg); .npy/.csv for sequence runs")
-    p.add_argument("--out", required=True, help="folder for the restored files")
+    p.add_argument("--out", help="folder for the restored files (required)")
+    p.add_argument("--list-pretrained", action="store_true",
+                   help="list the pretrained models shipped with aebench and their test scores")
     p.add_argument("--degrade", action="store_true",
                    help="apply the run's degradation first and score degraded vs restored")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
