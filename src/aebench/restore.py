@@ -507,6 +507,7 @@ def restore(run_dir, inputs: list[str], out: str | Path, degrade: bool = False,
                if loaded.multiple else "tiles of its training size") + ")"
             if loaded.image else f"{loaded.name} (sequences of {loaded.item_shape[0]} steps)")
     log.info("restoring %d file(s) with %s on %s", len(files), what, device)
+    detector = None if degrade else blur_detector(loaded)
     inputs_resolved = {p.resolve() for p, _ in files}
     CONVERSIONS.clear()
     written, scores, taken = [], [], set()
@@ -527,7 +528,7 @@ def restore(run_dir, inputs: list[str], out: str | Path, degrade: bool = False,
                 raise InputError(f"another input is already written to {target} (same name)")
             if loaded.image:
                 row = _restore_image(restorer, loaded, path, target, out_dir, rel, degrade,
-                                     max_pixels, seed=i)
+                                     max_pixels, seed=i, detector=detector)
             else:
                 row = _restore_sequences(restorer, loaded, path, target, degrade, seed=i)
         except InputError as err:
@@ -558,12 +559,55 @@ def restore(run_dir, inputs: list[str], out: str | Path, degrade: bool = False,
             "loaded": loaded}
 
 
-def _restore_image(restorer, loaded, path, target, out_dir, rel, degrade, max_pixels, seed):
+#: the shipped blind model whose sigma estimate tells whether an input looks blurred
+BLIND_DETECTOR = "wiener_unet_blind"
+
+
+def blur_detector(loaded):
+    """For a model trained on one blur sigma > 0: image (C, H, W) -> the blur sigma the shipped
+    blind model (pretrained:wiener_unet_blind) estimates for it; None for other models (a blur
+    range, noise, sequences) or when that model is not shipped."""
+    deg = loaded.degradation
+    if (not loaded.image or getattr(deg, "is_range", True) or not getattr(deg, "sigma", 0)
+            or getattr(loaded.net, "blind", False)):
+        return None
+    from aebench import pretrained
+    from aebench.trained import load_net
+
+    if BLIND_DETECTOR not in pretrained.names():
+        return None
+    blind = load_net(f"pretrained:{BLIND_DETECTOR}").net
+
+    def estimate(x) -> float:
+        import torch
+
+        rgb = x.expand(3, -1, -1) if x.shape[0] == 1 else x[:3]
+        with torch.inference_mode():
+            return float(blind.estimate_sigma(rgb[None].float().cpu())[0])
+    return estimate
+
+
+def check_looks_blurred(detector, loaded, x, path) -> None:
+    """One warning line when `x` looks much sharper than the blur the model undoes: the model
+    would over-sharpen it (a fixed-sigma model assumes exactly its training blur)."""
+    if detector is None:
+        return
+    sigma = float(loaded.degradation.sigma)
+    est = detector(x)
+    if est < 0.5 * sigma:
+        log.warning("%s: does not look blurred at sigma %g (pretrained:%s estimates %.2f); %s "
+                    "assumes that blur and may over-sharpen it: for images of unknown blur use "
+                    "pretrained:%s", path, sigma, BLIND_DETECTOR, est, loaded.name, BLIND_DETECTOR)
+
+
+def _restore_image(restorer, loaded, path, target, out_dir, rel, degrade, max_pixels, seed,
+                   detector=None):
     import torch
 
     c = loaded.item_shape[0]
     x, alpha = read_image(path, c, max_pixels)
     if not degrade:
+        check_looks_blurred(detector, loaded, x, path)
         write_png(to_uint8(restorer.any_channels(x)), alpha, target)
         return None
     try:
