@@ -85,9 +85,11 @@ def main(argv=None) -> int:
 
     results = {}
     for name in [m for m in args.models.split(",") if m]:
-        overrides = [f"model={name}", "data=cifar10", f"data.root={args.data_dir}", "blur=1.0",
-                     "schedule=cosine", "logger=none", "trainer.max_epochs=1000",
-                     f"trainer.precision={args.precision}", *args.overrides]
+        given = {o.split("=", 1)[0] for o in args.overrides}  # OVERRIDES replace these defaults
+        overrides = [o for o in (f"model={name}", "data=cifar10", f"data.root={args.data_dir}",
+                                 "blur=1.0", "schedule=cosine", "logger=none",
+                                 "trainer.max_epochs=1000", f"trainer.precision={args.precision}")
+                     if o.split("=", 1)[0] not in given] + list(args.overrides)
         cfg = compose(overrides, output_dir=f"/tmp/time_to_quality/{name}").cfg
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         dm, degradation, net, module = build_parts(cfg)
