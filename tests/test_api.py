@@ -91,6 +91,11 @@ def test_restore_keeps_shape_dtype_and_type_and_matches_the_command():
     assert isinstance(out, torch.Tensor) and out.shape == t.shape and out.dtype == t.dtype
     rgba = np.dstack([image, np.full((37, 23), 7, np.uint8)])
     assert (model.restore(rgba)[..., 3] == 7).all()  # alpha given back unchanged
+    from PIL import Image
+
+    back = model.restore(Image.fromarray(grey))  # a PIL image: a PIL image of its mode
+    assert back.mode == "L" and back.size == (23, 37)
+    assert np.abs(np.asarray(back).astype(int) - expected).max() <= 1
 
 
 @pytest.mark.parametrize("bad, says", [

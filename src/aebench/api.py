@@ -140,7 +140,7 @@ class Model:
         channel, given back unchanged), N x H x W x C (a batch), or H x W (greyscale); with
         `channels_last=False`, C x H x W and N x C x H x W. uint8 (0-255) and uint16 (0-65535)
         are scaled to [0, 1] and back, rounded; floats must be in [0, 1]. A PIL image comes
-        back as a PIL image. Greyscale given to an RGB model comes back greyscale, RGB given to
+        back as a PIL image (L, LA, RGB, RGBA as given; other modes as RGB). Greyscale given to an RGB model comes back greyscale, RGB given to
         a greyscale model is restored channel by channel (as `aebench restore` does). Large
         images and size-tied networks run on overlapping tiles (`tile`, `overlap`, `batch` as
         in `aebench restore`). Sequence models: (T,), (N, T) or (N, T, F) floats."""
@@ -177,11 +177,12 @@ class Model:
         import torch
 
         pil = _as_pil(images)
-        if pil is not None:
+        if pil is not None:  # L, LA, RGB, RGBA as they are; palette, CMYK, ... as RGB(A)
             from PIL import Image
 
-            return Image.fromarray(self._map(np.asarray(pil), True, fn, sequences_fn),
-                                   mode=pil.mode)
+            if pil.mode not in ("L", "LA", "RGB", "RGBA"):
+                pil = pil.convert("RGBA" if "transparency" in pil.info else "RGB")
+            return Image.fromarray(self._map(np.asarray(pil), True, fn, sequences_fn))
         is_torch = isinstance(images, torch.Tensor)
         if not is_torch and not isinstance(images, np.ndarray):
             images = np.asarray(images)
