@@ -349,8 +349,8 @@ COMMANDS = {
     "restore": ("aebench.restore", "restore your own images (or sequences) with a trained run"),
     "evaluate": ("aebench.evaluate", "score a trained run under another degradation or data "
                  "set, without training"),
-    "export": ("aebench.export", "export a run's network (ONNX, TorchScript) with a JSON "
-               "sidecar, checked against PyTorch"),
+    "export": ("aebench.export", "export a run's network (ONNX, torch.export, TorchScript) "
+               "with a JSON sidecar, checked against PyTorch"),
     "report": ("aebench.report", "leaderboard, plots and report.html of sweep or run folders"),
     "eda": ("aebench.eda", "explore a data set: statistics and figures"),
     "analyze": ("aebench.analyze", "a trained run's codes (PCA, t-SNE, linear probe) or "

@@ -329,7 +329,7 @@ def parser():
     p = Parser("export", "Export a trained run's network with a JSON sidecar, checked against "
                "PyTorch on test items (max abs difference <= --tolerance).",
                ["aebench export RUN_DIR --format onnx",
-                "aebench export RUN_DIR --format torchscript --out model.pt"])
+                "aebench export RUN_DIR --format pt2 --out model.pt2"])
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run or sweep trial folder")
     p.add_argument("--format", required=True, choices=sorted(FORMATS))
     p.add_argument("--out", help="file to write (default RUN_DIR/export/<model>.<format's "

@@ -152,7 +152,7 @@ def write_model_card(metrics: dict, out_dir: Path) -> Path:
               f"python -m aebench {overrides}    # reproduce (seed {m.get('seed')})".replace("  #", " #"),
               f"python -m aebench.restore {run} IMAGES... --out restored/   # apply to your images",
               f"python -m aebench.evaluate {run} blur=2.0                  # score under another blur",
-              f"python -m aebench.export {run} --format onnx               # or torchscript",
+              f"python -m aebench.export {run} --format onnx               # or pt2, torchscript",
               "```", ""]
     path = out_dir / "README.md"
     path.write_text("\n".join(lines))
