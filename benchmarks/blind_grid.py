@@ -29,7 +29,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from aebench.config import build_parts, compose, tune
+    from aebench.config import build_parts, compose
+    from aebench.train import tune
     from aebench.data.base import to_float
     from aebench.degradations import Blur
     from aebench.metrics import psnr_per_image

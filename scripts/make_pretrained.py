@@ -48,13 +48,14 @@ def main(argv=None) -> int:
         save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "weights.safetensors"))
         record = {"status": "ok", "overrides": list(args.overrides), "item_shape": [3, 32, 32],
                   "model": choices.get("model"), "data": choices.get("data", "cifar10"),
-                  "degradation": choices.get("degradation", "blur")}
+                  "degradation": choices.get("degradation", "blur"),
+                  "test_mse": None}  # filled in below, by the evaluation
         (folder / "metrics.json").write_text(json.dumps(record, indent=1))
         scores = evaluate_run(folder, [f"data.root={args.data_dir}"], out=Path(tmp) / "eval")
         # the Wiener filter told sigma, tuned on training images, on the same test images
         wiener = None
         if choices.get("model") != "wiener" and "[" not in choices.get("blur", "1.0"):
-            from aebench.config import tune
+            from aebench.train import tune
 
             keep = [o for o in args.overrides if o.split("=")[0] in ("blur", "data", "degradation")
                     or o.startswith("degradation.")]
@@ -72,9 +73,9 @@ def main(argv=None) -> int:
                                  for i in range(0, len(clean), 1000)])
             wiener = round(psnr_per_image(out.clamp(0, 1), clean).mean().item(), 2)
         record.update(
-            test_psnr=round(scores["test_psnr"], 2), test_ssim=round(scores["test_ssim"], 4),
-            baseline_test_psnr=round(scores["baseline_test_psnr"], 2),
-            baseline_test_ssim=round(scores["baseline_test_ssim"], 4), wiener_test_psnr=wiener,
+            test_mse=scores["test_mse"], test_psnr=round(scores["test_psnr"], 2), test_ssim=round(scores["test_ssim"], 4),
+            baseline_test_psnr=round(scores["baseline_psnr"], 2),
+            baseline_test_ssim=round(scores["baseline_ssim"], 4), wiener_test_psnr=wiener,
             trained_on=scores.get("degradation_detail", ""), params=sum(v.numel() for v in state.values()),
             command=args.command, trained_for=args.trained_for)
         (folder / "metrics.json").write_text(json.dumps(record, indent=1) + "\n")

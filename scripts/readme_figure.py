@@ -35,7 +35,8 @@ def main(argv=None) -> int:
     import torch
     from PIL import Image
 
-    from aebench.config import build_parts, compose, tune
+    from aebench.config import build_parts, compose
+    from aebench.train import tune
     from aebench.metrics import psnr_per_image
     from aebench.trained import load_net
 
