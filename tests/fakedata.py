@@ -122,3 +122,18 @@ def write_image_folder(root, classes=("a", "b"), n_per_class: int = 10, size=(20
                 Image.fromarray(img, "RGB").save(path)
                 files[split_name].append((path, cls, img))
     return {"root": str(root), "files": files}
+
+
+def write_png_declaring(path, width: int, height: int) -> None:
+    """A valid PNG header that declares width x height RGB pixels, with (almost) no pixel data:
+    what a decompression bomb looks like to a reader that trusts the header."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))

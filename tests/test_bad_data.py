@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import run_main
-from fakedata import write_cifar10, write_image_folder, write_mnist
+from fakedata import write_cifar10, write_image_folder, write_mnist, write_png_declaring
 
 from aebench.data.cifar10 import CIFAR10DataModule
 from aebench.data.folder import FolderDataModule
@@ -107,6 +107,23 @@ def folder_not_an_image(root: Path):
                                                     "PNG or JPEG"]
 
 
+def folder_declares_30000x30000(root: Path):
+    images = root / "images"
+    write_image_folder(images, classes=("a", "b"), n_per_class=3, size=(8, 8))
+    write_png_declaring(images / "a" / "bomb.png", 30000, 30000)
+    return ["data=folder", f"data.root={images}"], [str(images / "a" / "bomb.png"),
+                                                    "too many pixels"]
+
+
+def folder_above_max_pixels(root: Path):
+    images = root / "images"
+    write_image_folder(images, classes=("a", "b"), n_per_class=3, size=(8, 8))
+    big = write_image_folder(images / "b", classes=("big",), n_per_class=1,
+                             size=(40, 40))["files"]["all"][0][0]  # 1,600 pixels, in class b
+    return ["data=folder", f"data.root={images}", "data.max_pixels=1000"], [
+        str(big), "40 x 40 = 1,600 pixels, above data.max_pixels=1,000"]
+
+
 CASES = {
     "missing_root-cifar10": _missing_root("cifar10"),
     "missing_root-mnist": _missing_root("mnist"),
@@ -119,6 +136,8 @@ CASES = {
     "mnist_count_mismatch": mnist_count_mismatch,
     "folder_empty": folder_empty,
     "folder_not_an_image": folder_not_an_image,
+    "folder_declares_30000x30000": folder_declares_30000x30000,
+    "folder_above_max_pixels": folder_above_max_pixels,
 }
 
 

@@ -221,3 +221,57 @@ def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_metrics(tmp_path, mon
     for key in numbers:
         assert resumed[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
     assert resumed["train_seconds"] > before > 0
+
+
+def test_an_unreadable_last_checkpoint_falls_back_to_the_newest_readable_one(compose_cfg,
+                                                                             tmp_path, caplog):
+    """resume=true with last.ckpt truncated on disk: the readable checkpoint of this model with
+    the most steps is used, and one warning line names both files."""
+    from aebench.checkpoints import resumable
+    from aebench.config import build_parts
+
+    cfg = compose_cfg("data=shapes", "model=cnn", "data.num_train=32", "data.num_test=16",
+                      *conftest.FAST)
+    module = build_parts(cfg)[3]
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name, step in (("epoch000.ckpt", 4), ("epoch001.ckpt", 8)):
+        torch.save({"state_dict": module.state_dict(), "global_step": step}, folder / name)
+    other = {"state_dict": {"net.encoder.weight_ih_l0": torch.zeros(4, 4)}, "global_step": 99}
+    torch.save(other, folder / "another_model.ckpt")  # more steps, but not this model's
+    last = folder / "last.ckpt"
+    last.write_bytes((folder / "epoch001.ckpt").read_bytes()[:300])  # truncated
+    with caplog.at_level("WARNING", logger="aebench"):
+        assert resumable(last, module) == folder / "epoch001.ckpt"
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(lines) == 1 and str(last) in lines[0] and "epoch001.ckpt" in lines[0]
+
+
+def test_a_full_disk_during_a_checkpoint_write_stops_with_one_line_and_keeps_the_previous(
+        tmp_path, monkeypatch):
+    import errno
+
+    from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    from aebench.checkpoints import AtomicCheckpointIO
+    from aebench.errors import RunStopped
+
+    io = AtomicCheckpointIO("python -m aebench resume=RUN")
+    path = tmp_path / "last.ckpt"
+    io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)
+
+    def disk_full(self, checkpoint, path, storage_options=None):
+        Path(path).write_bytes(b"PK\x03\x04 the first blocks")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(TorchCheckpointIO, "save_checkpoint", disk_full)
+    with pytest.raises(RunStopped) as stop:
+        io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}}, path)
+    monkeypatch.undo()
+    message = str(stop.value)
+    assert stop.value.exit_code == 1 and "\n" not in message
+    assert message == (f"cannot write checkpoint {path} (No space left on device); the "
+                       "checkpoints written before are intact (last.ckpt); free space, then "
+                       "resume with: python -m aebench resume=RUN")
+    kept = torch.load(path, weights_only=True)["state_dict"]["w"]
+    assert torch.equal(kept, torch.ones(3)) and list(tmp_path.iterdir()) == [path]

@@ -135,3 +135,24 @@ def test_what_real_runs_record_is_accepted():
             "experiment=benchmark_shapes", "data.root='/data/my images'", "+extra_note=abc",
             "resume=true", "overwrite=false", "seed=3"]
     assert check_run_overrides(real, "X") == real
+
+
+@pytest.mark.parametrize("command", ["restore", "evaluate", "export", "analyze"])
+def test_a_truncated_checkpoint_is_one_line_naming_it(tmp_path, capsys, command):
+    import shutil
+
+    from PIL import Image
+
+    from trained_runs import trained_run
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run("cnn"), run)  # a copied folder reads its own checkpoint
+    best = run / "checkpoints" / Path(json.loads((run / "metrics.json").read_text())
+                                      ["best_checkpoint"]).name
+    best.write_bytes(best.read_bytes()[:1000])  # truncated on disk
+    Image.new("RGB", (32, 32)).save(tmp_path / "in.png")
+    argv = {"restore": [run, tmp_path / "in.png", "--out", tmp_path / "out"], "evaluate": [run],
+            "export": [run, "--format", "torchscript"], "analyze": [run]}[command]
+    assert exit_code(f"aebench.{command}", *argv) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(best) in line and "not a readable aebench checkpoint" in line

@@ -177,7 +177,7 @@ def make_trainer(cfg: DictConfig, out_dir: Path, overrides: list[str], logger):
         extra["enable_progress_bar"] = any(isinstance(c, ProgressBar) for c in callbacks)
     return build(cfg.trainer, logger=logger if logger is not None else False,
                  callbacks=callbacks, default_root_dir=str(out_dir),
-                 plugins=[AtomicCheckpointIO()], **extra)
+                 plugins=[AtomicCheckpointIO(hint)], **extra)
 
 
 def fit(trainer, module, net, datamodule, degradation, out_dir: Path, resume_from) -> dict | None:
@@ -246,7 +246,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
     import pytorch_lightning as pl
 
     from aebench import outputs
-    from aebench.checkpoints import check_resumable
+    from aebench.checkpoints import resumable
     from aebench.loggers import build_logger, finish_wandb
 
     settle_precision(cfg)
@@ -264,7 +264,7 @@ def run(cfg: DictConfig, choices: dict | None = None, overrides: list[str] | tup
     names, run_name = run_names(dict(choices or {}), overrides)
     print(outputs.config_line(cfg, names, out_dir), flush=True)  # the config in one line
     if resume_from is not None:
-        check_resumable(resume_from, module)
+        resume_from = resumable(resume_from, module)  # last.ckpt, else the newest readable
         log.info("resuming from %s", resume_from)
     logger = build_logger(cfg.get("logger"), OmegaConf.to_container(cfg, resolve=True),
                           name=run_name[:120], group=group, tags=[str(v) for v in names.values()],

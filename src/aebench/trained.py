@@ -110,6 +110,8 @@ def read_run(run_dir: str | Path, need_checkpoint: bool = True) -> TrainedRun:
     best = metrics.get("best_checkpoint")
     if (run_dir / "weights.safetensors").is_file():  # a shipped model (aebench.pretrained)
         ckpt = run_dir / "weights.safetensors"
+    elif best and (run_dir / "checkpoints" / Path(best).name).is_file():  # moved or copied
+        ckpt = run_dir / "checkpoints" / Path(best).name  # folders read their own checkpoint
     elif best and Path(best).is_file():
         ckpt = Path(best)
     elif (run_dir / "checkpoints" / "last.ckpt").is_file():
@@ -131,7 +133,11 @@ def load_weights(module, checkpoint: Path) -> None:
         load_state(module, {**module.state_dict(), **state}, f"{checkpoint} does not hold weights "
                    f"of this run's model ({type(module.net).__name__})")
         return
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    except Exception as err:  # noqa: BLE001 - truncated, corrupted: one line naming the file
+        raise ConfigError(f"{checkpoint} is not a readable aebench checkpoint "
+                          f"({type(err).__name__}: {' '.join(str(err).split())[:160]})") from None
     load_state(module, state, f"{checkpoint} does not hold weights of this run's model "
                               f"({type(module.net).__name__})")
 

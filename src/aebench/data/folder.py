@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -71,8 +72,11 @@ class FolderDataModule(TensorDataModule):
     bounded = True
 
     def __init__(self, root: str | None = None, size: int = 32, channels: int = 3,
-                 test_fraction: float = 0.2, **kwargs):
+                 test_fraction: float = 0.2, max_pixels: int = 50_000_000, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+            raise ConfigError(f"data.max_pixels={max_pixels!r} must be a positive integer")
+        self.max_pixels = max_pixels
         if root is None or str(root) in ("", "???"):
             raise ConfigError("data.root is not set; pass data.root=DIR, a folder with one "
                               "sub-folder of images per class")
@@ -150,13 +154,28 @@ class FolderDataModule(TensorDataModule):
 
         def read(i: int) -> None:
             try:
-                with Image.open(paths[i]) as im:
+                with warnings.catch_warnings():  # data.max_pixels below replaces PIL's warning
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    im = Image.open(paths[i])
+                with im:
+                    w, h = im.size  # from the header: checked before anything is decoded
+                    if w * h > self.max_pixels:
+                        raise ConfigError(
+                            f"folder: {paths[i]} is {w} x {h} = {w * h:,} pixels, above "
+                            f"data.max_pixels={self.max_pixels:,}; shrink it, remove it, or "
+                            "raise data.max_pixels")
                     im.draft(mode, (size, size))  # JPEG: decode at reduced scale when possible
                     im = im.convert(mode)
                     if im.size != (size, size):
                         im = im.resize((size, size), Image.BILINEAR)
                     out[i] = np.asarray(im, dtype=np.uint8).reshape(size, size, self.channels)
-            except Exception as e:  # OSError, UnidentifiedImageError, DecompressionBombError, ...
+            except ConfigError:
+                raise
+            except Image.DecompressionBombError as e:  # declares more pixels than PIL will open
+                raise ConfigError(f"folder: {paths[i]} declares too many pixels to open "
+                                  f"({' '.join(str(e).split())[:120]}); shrink it or remove "
+                                  "it") from None
+            except Exception as e:  # OSError, UnidentifiedImageError, ...
                 if isinstance(e, UnidentifiedImageError):
                     why = "not an image format PIL can identify"
                 else:
