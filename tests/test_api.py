@@ -57,9 +57,6 @@ def test_the_example_trains_restores_and_plots(tmp_path, monkeypatch, capsys):
     assert run.metrics == json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert ns["restored"].shape == ns["sharp"].shape == (75, 93, 3)
     assert (tmp_path / "restored.png").stat().st_size > 1000
-    scores = ns["scores"]  # Model.evaluate: an evaluation's metrics.json, in the run's folder
-    assert scores["degradation_detail"] == "blur 2, 8-bit" and scores["status"] == "ok"
-    assert Path(scores["output_dir"]).parent == run.run_dir
     assert "PSNR against the sharp image" in capsys.readouterr().out
 
 
@@ -108,6 +105,15 @@ def test_bad_images_are_one_config_error(bad, says):
     with pytest.raises(aebench.ConfigError) as err:
         aebench.load(trained_run("cnn")).restore(bad)
     assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_evaluate_returns_the_evaluation_metrics():
+    run = trained_run("cnn")
+    scores = aebench.load(run).evaluate(["blur=2.0"])  # an evaluation's metrics.json, in the run
+    assert scores["degradation_detail"] == "blur 2, 8-bit" and scores["status"] == "ok"
+    assert Path(scores["output_dir"]).parent == run
+    written = json.loads((Path(scores["output_dir"]) / "metrics.json").read_text())
+    assert written["test_psnr"] == scores["test_psnr"] and written.keys() == scores.keys()
 
 
 def test_sequences_degrade_and_restore():
