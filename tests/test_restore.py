@@ -248,3 +248,15 @@ def test_a_sweep_folder_names_its_trial_folders(tmp_path, capsys):
     assert "3 run folders (0, 1, 2)" in err[0]
     assert f"the best: {sweep / '1'} (cnn, test PSNR 27.50 dB)" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_a_png_declaring_30000x30000_pixels_is_refused_before_decoding(tmp_path, capsys):
+    from fakedata import write_png_declaring
+
+    write_png_declaring(tmp_path / "bomb.png", 30000, 30000)  # 2.7 GB as RGB if trusted
+    code = restore_main(trained_run("wiener"), tmp_path / "bomb.png", "--out", tmp_path / "o")
+    assert code == 2
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if "bomb.png" in ln)
+    assert "too many pixels" in line and "900000000" in line, line
+    assert not (tmp_path / "o" / "bomb.png").exists()
