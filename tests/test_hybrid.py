@@ -113,3 +113,19 @@ def test_pretrained_reference_loads_safetensors_without_a_checkpoint(tmp_path, m
     with pytest.raises(ConfigError, match="pretrained:tiny"):
         read_run("pretrained:nosuch")
     assert not math.isnan(loaded.net(torch.rand(1, 3, 20, 30)).sum().item())
+
+
+@pytest.mark.parametrize("name", __import__("aebench.pretrained", fromlist=["names"]).names())
+def test_every_shipped_model_loads_and_restores_any_size(name):
+    """Each pretrained:NAME loads from safetensors with the overrides it ships (checked as any
+    run folder's are) and restores an image of any size; its card states the scores."""
+    from aebench import pretrained
+    from aebench.trained import load_net
+
+    loaded = load_net(f"pretrained:{name}")
+    x = torch.rand(1, 3, 41, 29)
+    with torch.no_grad():
+        assert loaded.make(x.shape[1:])(x).shape == x.shape
+    card = (pretrained.folder(name) / "README.md").read_text()
+    record = json.loads((pretrained.folder(name) / "metrics.json").read_text())
+    assert f"{record['test_psnr']:.2f}" in card and record["command"] in card
