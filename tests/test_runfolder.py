@@ -114,6 +114,7 @@ def test_overrides_kept_in_metrics_json_are_checked_the_same_way(tmp_path, capsy
     ("latent=4,8", "one value per key"),
     ("data.root=${oc.env:HOME}", "interpolations"),
     ("+data.extra=1", "adds data.extra"),
+    ("+trainer.no_such_argument=1", "adds trainer.no_such_argument"),
     ("model.net={evil: 1}", "adds model.net.evil"),
 ])
 def test_only_config_options_and_values_are_taken_from_a_run_folder(line, why):
@@ -133,7 +134,7 @@ def test_what_real_runs_record_is_accepted():
     real = [*OWN, "model=cnn", "latent=8", "depth=2", "blur=[0.5,2.0]", "lr=0.001",
             "data.num_train=64", "trainer.max_epochs=1", "++degradation.sigma=2.0", "~logger",
             "experiment=benchmark_shapes", "data.root='/data/my images'", "+extra_note=abc",
-            "resume=true", "overwrite=false", "seed=3"]
+            "resume=true", "overwrite=false", "seed=3", "+trainer.max_steps=1"]
     assert check_run_overrides(real, "X") == real
 
 

@@ -11,7 +11,9 @@ folder is checked here, before anything is composed or built (`check_run_overrid
 - a group choice (`model=cnn`) must be an option in conf/;
 - one value per override (no sweeps), no `${...}` interpolations or resolvers;
 - no key (by `+`/`++`, or inside a `{...}` value) that the config does not have, below a node
-  that is instantiated (one with a `_target_`): it would become a constructor argument.
+  that is instantiated (one with a `_target_`), unless it is a named parameter of that node's
+  own class (`+trainer.max_steps=1`): anything else would become an argument of the folder's
+  choosing.
 
 A violation is one line: ConfigError naming the file and the offending override.
 Light on purpose (no torch): the command line checks a `resume=` folder with it.
@@ -67,16 +69,34 @@ def _instantiated_parent(cfg, path: str) -> str | None:
 
     parts = path.split(".")
     node, seen, target = cfg, [], None
-    for part in parts:
+    for i, part in enumerate(parts):
         if not isinstance(node, DictConfig):
             return None  # below a value, a list: not a key this check can place
         if "_target_" in node:
             target = ".".join(seen) or "(root)"
+            if part not in node and i == len(parts) - 1 and _takes(node._get_node("_target_"),
+                                                                     part):
+                return None  # a named argument of aebench's own class (+trainer.max_steps=1)
         if part not in node:
             return target
         node = node._get_node(part)
         seen.append(part)
     return None  # the key exists: setting it is a value
+
+
+def _takes(target, name: str) -> bool:
+    """Whether the config's own `_target_` (a class or function of aebench's configs, never the
+    folder's) has a parameter called `name` (not merely **kwargs)."""
+    import inspect
+
+    from hydra.utils import get_object
+
+    try:
+        params = inspect.signature(get_object(str(target._value()))).parameters
+    except Exception:  # noqa: BLE001 - not importable or no signature: not a known argument
+        return False
+    p = params.get(name)
+    return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
 
 
 def check_run_overrides(overrides: list, source: Path | str) -> list[str]:
