@@ -40,9 +40,13 @@ class Degradation:
         self._bank: dict[tuple, torch.Tensor] = {}
 
     def __call__(self, x: torch.Tensor, idx: torch.Tensor | None = None,
-                 split: str = "train") -> torch.Tensor:
-        """Degrade batch `x`; `idx` (item indices in `split`) makes val/test noise fixed."""
+                 split: str = "train", params: dict | None = None) -> torch.Tensor:
+        """Degrade batch `x`; `idx` (item indices in `split`) makes val/test noise fixed.
+        `params`, a dict, receives the strengths drawn per item (blur ranges: "sigma", (N,)):
+        the targets of a restorer that estimates them."""
         y = self.transform(x, idx, split)
+        if params is not None and getattr(self, "_drawn", None) is not None:
+            params["sigma"], self._drawn = self._drawn, None
         if self.noise_high > 0:
             if split == "train" or idx is None:
                 noise = torch.randn_like(y)
@@ -222,7 +226,8 @@ class Blur(Degradation):
         """M_h @ X @ M_w^T with `reflect_band` matrices: torchvision's gaussian_blur (a 2-D
         convolution) to float rounding, ~5x faster on CIFAR-10 batches (docs/performance.md)."""
         if self.is_range:  # a sigma per image, drawn at every call
-            rows, cols = self._bands_for(self.sigmas(len(x), idx, split), x)
+            self._drawn = self.sigmas(len(x), idx, split)
+            rows, cols = self._bands_for(self._drawn, x)
         elif self.sigma == 0:
             return x
         else:  # one sigma: its two matrices, built once per image size

@@ -36,12 +36,15 @@ _STORE_MAX_BYTES = 4 << 30  # largest training set degraded once in host memory 
 class AutoencoderModule(pl.LightningModule):
     def __init__(self, net: nn.Module, degradation, optimizer=None, loss: str = "mse",
                  lr: float = 1e-3, grad_clip_norm: float | None = None, num_examples: int = 8,
-                 channels_last: bool = False, schedule: str = "constant"):
+                 channels_last: bool = False, schedule: str = "constant",
+                 sigma_weight: float = 0.0):
         """`optimizer`: a factory called with the network's parameters and `lr=lr` (None for
         networks with nothing to train: the classical filters). `schedule`: the learning rate
         over the run's steps: constant; cosine (lr -> 0 by the last step, or
         when trainer.max_time is up if that comes first); onecycle (warm-up to lr
-        over the first 30%, then annealed: torch's OneCycleLR)."""
+        over the first 30%, then annealed: torch's OneCycleLR). `sigma_weight` > 0: networks that
+        estimate each image's blur (`estimate_sigma`, blind restorers) are also trained to match
+        the sigma the degradation drew for it (MSE, weighted, logged as train/sigma_loss)."""
         super().__init__()
         if loss not in LOSSES:
             raise ConfigError(f"loss={loss!r} is not accepted; choose one of: {', '.join(LOSSES)}")
@@ -80,6 +83,7 @@ class AutoencoderModule(pl.LightningModule):
         self._train_count = 0
         self._train_degraded: torch.Tensor | None = None  # _degrade_train_set
         self._first_bad: torch.Tensor | None = None  # first step with a non-finite loss, or -1
+        self._drawn: dict = {}  # the strengths the degradation drew for this step's batch
         self.nan_check_every: int | None = None  # None: 1 on CPU, log_every_n_steps on a GPU
 
     def _metric_collection(self) -> MetricCollection:
@@ -195,7 +199,13 @@ class AutoencoderModule(pl.LightningModule):
         """(loss, output, extra terms to log as train/<name>); override where the objective differs."""
         out = self(degraded)
         with self._fp32(x):  # losses in float32 (CUDA autocast refuses bce)
-            return self.loss_fn(out, x), out, {}
+            loss, terms = self.loss_fn(out, x), {}
+            sigma = self._drawn.get("sigma")
+            if self.hparams.get("sigma_weight") and sigma is not None and hasattr(self.net, "estimate_sigma"):
+                terms["sigma_loss"] = F.mse_loss(self.net.estimate_sigma(degraded).float(),
+                                                 sigma.to(out.device, torch.float32))
+                loss = loss + self.hparams.sigma_weight * terms["sigma_loss"]
+            return loss, out, terms
 
     def on_train_start(self) -> None:
         self._train_degraded = self._degrade_train_set()
@@ -230,8 +240,9 @@ class AutoencoderModule(pl.LightningModule):
             degraded = self._train_degraded[idx].float().div_(255.0)
         else:
             with self._fp32(x):
-                degraded = self.degradation(x, idx, "train")
+                degraded = self.degradation(x, idx, "train", params=self._drawn)
         loss, out, terms = self.training_loss(degraded, x)
+        self._drawn = {}
         if self.hparams.loss == "bce" and self.global_step == 0 and batch_idx == 0:
             lo, hi = out.min().item(), out.max().item()
             if lo < 0 or hi > 1:
