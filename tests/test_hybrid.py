@@ -129,3 +129,26 @@ def test_every_shipped_model_loads_and_restores_any_size(name):
     card = (pretrained.folder(name) / "README.md").read_text()
     record = json.loads((pretrained.folder(name) / "metrics.json").read_text())
     assert f"{record['test_psnr']:.2f}" in card and record["command"] in card
+
+
+def test_the_blind_module_is_told_the_sigma_the_degradation_drew(compose_cfg):
+    """A blur range hands each image's drawn sigma to the module, which trains the sigma head on
+    it (model=wiener_unet_blind: sigma_weight > 0): the same draw that blurred the image."""
+    from aebench.config import build_parts
+
+    cfg = compose_cfg("model=wiener_unet_blind", "blur=[0,2]", *FAST_SHAPES)
+    dm, deg, net, module = build_parts(cfg)
+    x = torch.rand(4, 3, 32, 32)
+    torch.manual_seed(3)
+    drawn = {}
+    y = deg(x, None, "train", params=drawn)
+    torch.manual_seed(3)
+    assert torch.equal(drawn["sigma"], deg.sigmas(4))  # the first draw of the call
+    # image 0 is blurred at the sigma handed over (8-bit levels: a level apart at most)
+    assert torch.allclose(y[:1], Blur(float(drawn["sigma"][0]))(x[:1]), atol=1.01 / 255)
+    module._drawn = drawn
+    loss, _, terms = module.training_loss(y, x)
+    expected = torch.nn.functional.mse_loss(net.estimate_sigma(y), drawn["sigma"])
+    assert torch.allclose(terms["sigma_loss"], expected)
+    loss.backward()
+    assert net.head[-1].weight.grad.abs().sum() > 0
