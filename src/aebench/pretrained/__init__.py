@@ -42,6 +42,7 @@ def table() -> str:
         m = json.loads((HERE / name / "metrics.json").read_text())
         wiener = m.get("wiener_test_psnr")
         rows.append(f"{name:<28} {m.get('model', '?'):<18} {m.get('trained_on', '?'):<34} "
-                    f"{m.get('test_psnr', float('nan')):9.2f} {m.get('baseline_test_psnr', float('nan')):7.2f} "
+                    f"{m.get('test_psnr', float('nan')):9.2f} "
+                    f"{'-' if m.get('baseline_test_psnr') is None else format(m['baseline_test_psnr'], '7.2f'):>7} "
                     f"{'-' if wiener is None else format(wiener, '7.2f'):>7}")
     return "\n".join(rows)
