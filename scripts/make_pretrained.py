@@ -85,6 +85,8 @@ def main(argv=None) -> int:
         if dest.exists():
             shutil.rmtree(dest)
         shutil.copytree(folder, dest)
+        for f in dest.iterdir():
+            f.chmod(0o644)  # safetensors writes 0600: readable by whoever installs the package
     print(f"{dest}: test PSNR {record['test_psnr']} dB (input {record['baseline_test_psnr']}, "
           f"Wiener told sigma {wiener})")
     return 0
