@@ -138,7 +138,7 @@ class AutoencoderModule(pl.LightningModule):
             # bf16's, which has no loss scale to undo): clip with the unfused one, same algorithm
             opt = self.optimizer_factory(self.net.parameters(), lr=self.hparams.lr, fused=False)
         schedule = self.hparams.get("schedule", "constant")
-        if schedule == "constant":
+        if schedule == "constant" or self._trainer is None:  # a schedule needs the run's length
             return opt
         total = max(int(self.trainer.estimated_stepping_batches), 1)  # the run's optimizer steps
         if schedule == "cosine":

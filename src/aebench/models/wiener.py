@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.models.common import psnr
+from aebench.metrics import psnr
 
 BALANCES = [10 ** (e / 4) for e in range(-24, 1)]  # 1e-6 .. 1, four steps a decade
 

@@ -73,7 +73,8 @@ class WienerUNet(nn.Module):
         base = positive_int("model.net.base_channels", base_channels)
         c, h, w = self.input_shape
         self.blur, self.depth = blur, depth
-        self.low, self.high = (blur.low, blur.high)
+        # the sigma head's range: the blur range; with one sigma, [0, sigma] (sharp to that blur)
+        self.low, self.high = (blur.low if blur.is_range else 0.0), blur.high
         self.pad = int(pad)
         self.code_size = latent * math.ceil(h / 2**depth) * math.ceil(w / 2**depth)
         self.log_balance = nn.Parameter(torch.tensor([math.log(b) for b in balances]))
@@ -99,8 +100,8 @@ class WienerUNet(nn.Module):
         self.merges = nn.ModuleList(_double_conv(2 * widths[i], widths[i])
                                     for i in reversed(range(depth)))
         self.out = nn.Conv2d(widths[0], c, 1)
-        nn.init.zeros_(self.out.weight)  # starts as the anchor deconvolution
-        nn.init.zeros_(self.out.bias)
+        nn.init.normal_(self.out.weight, std=1e-4)  # starts at the anchor deconvolution (a
+        nn.init.zeros_(self.out.bias)               # correction of ~1e-4; gradients reach all)
         self._otfs: dict[tuple, torch.Tensor] = {}
 
     # -- the physics ------------------------------------------------------------------------
