@@ -46,9 +46,17 @@ def test_aebench_side_prints_a_row_per_model(tmp_path):
     text = run(["--data-dir", str(tmp_path), "--no-keras", "--batch-sizes", "8", "--steps", "1",
                 "--rounds", "1", "--levers", "bf16", "nchw", "--epochs", "1"])
     got = rows(text)
+    # bf16 sides are timed where the CPU has native bf16 (AVX512-BF16/AMX); elsewhere oneDNN may
+    # refuse bf16 LSTMs: the row is then reported failed with the reason, the benchmark goes on
+    import torch
+
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     for model in ("lstm_seq", "lstm", "rnn", "cnn_small"):
         for side in ("aebench", "aebench bf16", "bare loop", "bare loop bf16"):
-            assert got[(model, 8, side)] > 0, (model, side, text)
+            if native or "bf16" not in side:
+                assert got[(model, 8, side)] > 0, (model, side, text)
+            else:
+                assert (model, 8, side) in got or f"| {model} | 8 | {side} | failed |" in text
         assert (model, 8, "Keras") not in got
     assert got[("cnn_small", 8, "aebench nchw")] > 0  # a CNN-only lever, on the CNN only
     assert ("lstm", 8, "aebench nchw") not in got
