@@ -7,7 +7,7 @@ restoration.png: matplotlib's sample photograph (grace_hopper.jpg, 512 x 600, ne
 training set here) blurred as the model's runs were (its degradation: blur 1.0, 8-bit), then the
 Wiener filter told sigma (its balance tuned on 500 CIFAR-10 training images, as model=wiener is),
 then the model, beside the sharp photograph, whole images at full size, each titled with its PSNR
-against the sharp one; a zoomed crop below. psnr_vs_blur.png (with --grid, the JSON of
+against the sharp one; a zoomed crop below. blind_vs_wiener.png (with --grid, the JSON of
 benchmarks/blind_grid.py --out): test PSNR against blur for the input, the Wiener filter told
 sigma and the blind model, with and without noise.
 """
@@ -94,8 +94,8 @@ def main(argv=None) -> int:
         axes[0].set_ylabel(f"CIFAR-10 test PSNR, dB ({grid['items']} images, 8-bit)")
         axes[0].legend()
         fig.tight_layout()
-        fig.savefig(args.out / "psnr_vs_blur.png", dpi=80)
-        print(args.out / "psnr_vs_blur.png")
+        fig.savefig(args.out / "blind_vs_wiener.png", dpi=80)
+        print(args.out / "blind_vs_wiener.png")
     return 0
 
 
