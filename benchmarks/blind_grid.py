@@ -6,9 +6,9 @@
 RUN is a run folder or pretrained:NAME of a model trained on a blur range (model=wiener_unet_blind,
 or any restorer). For each (blur, noise) the CIFAR-10 test items are degraded as a run's test
 split is (Blur(sigma, noise_std, 8-bit), fixed per item) and scored (mean per-image PSNR): the
-degraded input as is, the Wiener filter told sigma (tuned on 500 training images for that blur
-and noise, as model=wiener is; none at blur 0) and the model. A model with a sigma head
-(`estimate_sigma`) also gets its estimate's error at each true sigma (mean and mean absolute).
+degraded input as is, the Wiener filter told sigma (model=wiener's network, tuned on 500
+training images for that blur and noise as a run tunes it; none at blur 0) and the model. A
+model with a sigma head (`estimate_sigma`) also gets its estimate's error at each true sigma (mean and mean absolute).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from aebench.config import build_parts, compose
+    from aebench.config import build, build_parts, compose
     from aebench.train import tune
     from aebench.data.base import to_float
     from aebench.degradations import Blur
@@ -40,8 +40,9 @@ def main(argv=None) -> int:
     net = loaded.net.eval()
     cfg = compose(["model=identity", "data=cifar10", f"data.root={args.data_dir}", "logger=none"],
                   "/tmp/blind_grid").cfg
-    dm, _, _, _ = build_parts(cfg)
+    dm, _, _, _ = build_parts(cfg)  # the data, loaded once for every row
     dm.setup("test")
+    wiener_node = compose(["model=wiener"], "/tmp/blind_grid_w").cfg.model.net
     clean = to_float(dm.test_x[:args.items])
     idx = torch.arange(len(clean))
 
@@ -57,12 +58,9 @@ def main(argv=None) -> int:
             row = {"blur": sigma, "noise": noise,
                    "input": psnr_per_image(degraded, clean).mean().item(),
                    "model": psnr_per_image(batched(net, degraded).clamp(0, 1), clean).mean().item()}
-            if sigma > 0:
-                wcfg = compose(["model=wiener", "data=cifar10", f"data.root={args.data_dir}",
-                                f"blur={sigma}", f"degradation.noise_std={noise}", "logger=none"],
-                               "/tmp/blind_grid_w").cfg
-                wdm, wdeg, wnet, _ = build_parts(wcfg)
-                tune(wnet, wdm, wdeg)
+            if sigma > 0:  # model=wiener's network on this degradation, tuned as a run tunes it
+                wnet = build(wiener_node, input_shape=tuple(clean.shape[1:]), blur=deg)
+                tune(wnet, dm, deg)
                 row["wiener"] = psnr_per_image(batched(wnet, degraded).clamp(0, 1), clean).mean().item()
             if hasattr(net, "estimate_sigma") and getattr(net, "blind", False):
                 est = batched(net.estimate_sigma, degraded)

@@ -118,10 +118,15 @@ def test_without_log_model_no_checkpoint_artifact(offline):
     assert run.summary["params"] == 0 and "test_psnr" in run.summary
 
 
+def _sweep_env(tmp_path) -> dict:
+    """A sweep subprocess's environment: W&B offline in tmp_path, no key anywhere."""
+    return env_for_tests(WANDB_DIR=str(tmp_path / "wandb-home"), NETRC=str(tmp_path / "no-netrc"),
+                         WANDB_CONFIG_DIR=str(tmp_path / "wandb-home"))
+
+
 @pytest.mark.slow
 def test_sweep_trials_grouped_and_leaderboard_run(tmp_path):
-    env = env_for_tests(WANDB_DIR=str(tmp_path / "wandb-home"), NETRC=str(tmp_path / "no-netrc"),
-                   WANDB_CONFIG_DIR=str(tmp_path / "wandb-home"))
+    env = _sweep_env(tmp_path)
     sweep = tmp_path / "sweep"
     res = subprocess.run(
         [sys.executable, "-m", "aebench", "-m", "model=identity,unsharp", f"hydra.sweep.dir={sweep}",
@@ -145,8 +150,7 @@ def test_sweep_trials_grouped_and_leaderboard_run(tmp_path):
 
 @pytest.mark.slow
 def test_sweep_with_a_failed_trial_sends_its_leaderboard_and_one_sync_line(tmp_path):
-    env = env_for_tests(WANDB_DIR=str(tmp_path / "wandb-home"), NETRC=str(tmp_path / "no-netrc"),
-                        WANDB_CONFIG_DIR=str(tmp_path / "wandb-home"))
+    env = _sweep_env(tmp_path)
     sweep = tmp_path / "sweep"
     # cnn needs images: on sine sequences that trial fails at build time, identity runs
     res = subprocess.run(

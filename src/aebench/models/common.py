@@ -1,11 +1,11 @@
-"""Helpers shared by the networks: argument checks, the image <-> row-sequence view."""
+"""Helpers shared by the networks: argument checks, the image <-> row-sequence view, the U-Net's
+encoder-decoder (unet, unet_attn, wiener_unet)."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.metrics import psnr  # noqa: F401 (models/wiener.py imports it from here)
 
 
 def positive_int(name: str, value) -> int:
@@ -160,3 +160,51 @@ def published_layers(net: nn.Module) -> nn.Module:
             if isinstance(layer, nn.MaxPool2d) and i + 1 < len(seq) and isinstance(seq[i + 1], nn.ReLU):
                 seq[i], seq[i + 1] = seq[i + 1], layer
     return ref
+
+
+def blur_of(model: str, input_shape, blur):
+    """`blur` (the run's degradation) for a network that inverts it: a one-line ConfigError when
+    the items are not images or the degradation is not a blur (it has no `otf`)."""
+    if len(tuple(input_shape)) != 3:
+        raise ConfigError(f"model={model} needs images (C, H, W); this data has items of shape "
+                          f"{tuple(input_shape)}")
+    if not hasattr(blur, "otf"):
+        raise ConfigError(f"model={model} needs degradation=blur (got "
+                          f"{type(blur).__name__.lower()}): it inverts that blur")
+    return blur
+
+
+def double_conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True))
+
+
+class UNetLayers:
+    """The U-Net's encoder-decoder, for the nn.Modules that share it: per level two 3x3 conv +
+    ReLU, 2x2 max-pooling down, a 2x2 transposed conv up, the skip concatenated, two 3x3 conv +
+    ReLU. `widths[i]` channels at level i (the last: the bottleneck). Attribute names are the ones
+    unet's checkpoints hold (inc, pool, downs, ups, merges)."""
+
+    def _build_unet(self, cin: int, widths: list[int]) -> None:
+        depth = len(widths) - 1
+        self.inc = double_conv(cin, widths[0])
+        self.pool = nn.MaxPool2d(2)
+        self.downs = nn.ModuleList(double_conv(widths[i], widths[i + 1]) for i in range(depth))
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2)
+                                 for i in reversed(range(depth)))
+        self.merges = nn.ModuleList(double_conv(2 * widths[i], widths[i])
+                                    for i in reversed(range(depth)))
+
+    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder feature maps from full resolution (level 0) down to the bottleneck."""
+        feats = [self.inc(x)]
+        for down in self.downs:
+            feats.append(down(self.pool(feats[-1])))
+        return feats
+
+    def _decode(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """The full-resolution feature map the decoder makes of `_features`' maps."""
+        y = feats.pop()
+        for up, merge in zip(self.ups, self.merges):
+            y = merge(torch.cat([up(y), feats.pop()], dim=1))
+        return y

@@ -16,15 +16,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aebench.models.common import image_shape, output_activation, positive_int
+from aebench.models.common import UNetLayers, image_shape, output_activation, positive_int
 
 
-def _double_conv(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True))
-
-
-class UNet(nn.Module):
+class UNet(UNetLayers, nn.Module):
     model_name = "unet"  # the config name the shape errors give (subclasses set their own)
 
     def __init__(self, input_shape, bounded: bool = True, latent: int = 128, depth: int = 2,
@@ -36,30 +31,13 @@ class UNet(nn.Module):
         base = positive_int("model.net.base_channels", base_channels)
         c, h, w = image_shape(self.model_name, self.input_shape, depth, depth_sets_it=True)
         widths = [base * 2**i for i in range(depth)] + [latent]  # channels at levels 0..depth
-        self.inc = _double_conv(c, widths[0])
-        self.pool = nn.MaxPool2d(2)
-        self.downs = nn.ModuleList(_double_conv(widths[i], widths[i + 1]) for i in range(depth))
-        self.ups = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2)
-                                 for i in reversed(range(depth)))
-        self.merges = nn.ModuleList(_double_conv(2 * widths[i], widths[i])
-                                    for i in reversed(range(depth)))
+        self._build_unet(c, widths)
         self.head = nn.Conv2d(widths[0], c, 1)
         self.out = output_activation(out_activation, bounded)
         self.code_size = latent * (h // 2**depth) * (w // 2**depth)
-
-    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Encoder feature maps from full resolution (level 0) down to the bottleneck."""
-        feats = [self.inc(x)]
-        for down in self.downs:
-            feats.append(down(self.pool(feats[-1])))
-        return feats
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self._features(x)[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self._features(x)
-        y = feats.pop()
-        for up, merge in zip(self.ups, self.merges):
-            y = merge(torch.cat([up(y), feats.pop()], dim=1))
-        return self.out(x + self.head(y))
+        return self.out(x + self.head(self._decode(self._features(x))))

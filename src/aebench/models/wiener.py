@@ -16,6 +16,7 @@ from torch import nn
 
 from aebench.errors import ConfigError
 from aebench.metrics import psnr
+from aebench.models.common import blur_of
 
 BALANCES = [10 ** (e / 4) for e in range(-24, 1)]  # 1e-6 .. 1, four steps a decade
 
@@ -34,12 +35,7 @@ class Wiener(nn.Module):
                  pad: int = 12):
         super().__init__()
         self.input_shape = tuple(input_shape)
-        if len(self.input_shape) != 3:
-            raise ConfigError(f"model=wiener needs images (C, H, W); this data has items of shape "
-                              f"{self.input_shape}")
-        if not hasattr(blur, "otf"):
-            raise ConfigError(f"model=wiener needs degradation=blur (got "
-                              f"{type(blur).__name__.lower()}): it inverts that blur")
+        blur = blur_of("wiener", self.input_shape, blur)
         if blur.is_range:  # blur=[lo,hi]: a sigma per image
             raise ConfigError(f"model=wiener needs one blur sigma (got blur={list(blur.sigma)}): it "
                               "inverts a known blur; give blur=1.0, or evaluate a Wiener run "

@@ -27,12 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aebench.errors import ConfigError
-from aebench.models.common import positive_int
-
-
-def _double_conv(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True))
+from aebench.models.common import UNetLayers, blur_of, positive_int
 
 
 def _pad(x: torch.Tensor, top_left: tuple[int, int], bottom_right: tuple[int, int]) -> torch.Tensor:
@@ -42,18 +37,13 @@ def _pad(x: torch.Tensor, top_left: tuple[int, int], bottom_right: tuple[int, in
     return F.pad(x, (l, r, t, b), mode=mode)
 
 
-class WienerUNet(nn.Module):
+class WienerUNet(UNetLayers, nn.Module):
     def __init__(self, input_shape, blur=None, bounded: bool = True, blind: bool = False,
                  balances=(1e-4, 1e-3, 1e-2), features: int = 16, base_channels: int = 32,
                  latent: int = 128, depth: int = 2, pad: int = 12, head_channels: int = 32):
         super().__init__()
         self.input_shape = tuple(input_shape)
-        if len(self.input_shape) != 3:
-            raise ConfigError(f"model=wiener_unet needs images (C, H, W); this data has items of "
-                              f"shape {self.input_shape}")
-        if not hasattr(blur, "otf"):
-            raise ConfigError(f"model=wiener_unet needs degradation=blur (got "
-                              f"{type(blur).__name__.lower()}): it inverts that blur")
+        blur = blur_of("wiener_unet", self.input_shape, blur)
         self.blind = bool(blind)
         if blur.is_range and not self.blind:
             raise ConfigError(f"model=wiener_unet with blur={list(blur.sigma)} (a sigma per image) "
@@ -92,13 +82,7 @@ class WienerUNet(nn.Module):
                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(k, 1))
         cin = c * (1 + len(balances)) + features
         widths = [base * 2**i for i in range(depth)] + [latent]
-        self.inc = _double_conv(cin, widths[0])
-        self.pool = nn.MaxPool2d(2)
-        self.downs = nn.ModuleList(_double_conv(widths[i], widths[i + 1]) for i in range(depth))
-        self.ups = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2)
-                                 for i in reversed(range(depth)))
-        self.merges = nn.ModuleList(_double_conv(2 * widths[i], widths[i])
-                                    for i in reversed(range(depth)))
+        self._build_unet(cin, widths)
         self.out = nn.Conv2d(widths[0], c, 1)
         nn.init.normal_(self.out.weight, std=1e-4)  # starts at the anchor deconvolution (a
         nn.init.zeros_(self.out.bias)               # correction of ~1e-4; gradients reach all)
@@ -153,40 +137,31 @@ class WienerUNet(nn.Module):
         return images, out[..., p:p + h, p:p + w]
 
     # -- the network ------------------------------------------------------------------------
+    def _inputs(self, x: torch.Tensor):
+        """(the U-Net's input [x, image deconvolutions, feature deconvolutions], the anchor
+        deconvolution the correction is added to), from `x` padded to the U-Net's multiple."""
+        with torch.autocast(x.device.type, enabled=False):  # FFTs in float32
+            x32 = x.float()
+            images, feats = self.deconvolve(x32, self.estimate_sigma(x32) if self.blind else None)
+        n, c = x.shape[:2]
+        anchor = images.view(n, c, len(self.log_balance), *images.shape[-2:])[:, :, self.anchor]
+        z = torch.cat([x32, images] + ([feats] if feats is not None else []), 1)
+        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+            z = z.contiguous(memory_format=torch.channels_last)  # as the module feeds it (CPU)
+        return z, anchor
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
+        h, w = x.shape[-2:]
         m = 2 ** self.depth
         ph, pw = (-h) % m, (-w) % m  # any size: pad to the U-Net's multiple, crop back
         if ph or pw:
             x = _pad(x, (ph // 2, pw // 2), (ph - ph // 2, pw - pw // 2))
-        with torch.autocast(x.device.type, enabled=False):  # FFTs in float32
-            x32 = x.float()
-            sigma = self.estimate_sigma(x32) if self.blind else None
-            images, feats = self.deconvolve(x32, sigma)
-        k = len(self.log_balance)
-        anchor = images.view(n, c, k, *images.shape[-2:])[:, :, self.anchor]
-        parts = [x32, images] + ([feats] if feats is not None else [])
-        z = torch.cat(parts, 1).to(memory_format=torch.channels_last
-                                   if x.is_contiguous(memory_format=torch.channels_last)
-                                   and not x.is_contiguous() else torch.contiguous_format)
-        skips = [self.inc(z)]
-        for down in self.downs:
-            skips.append(down(self.pool(skips[-1])))
-        y = skips.pop()
-        for up, merge in zip(self.ups, self.merges):
-            y = merge(torch.cat([up(y), skips.pop()], 1))
-        out = anchor + self.out(y).float()
+        z, anchor = self._inputs(x)
+        out = anchor + self.out(self._decode(self._features(z))).float()
         if ph or pw:
             out = out[..., ph // 2:ph // 2 + h, pw // 2:pw // 2 + w]
         return out
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The bottleneck feature map, flattened (not a compressed code: the skips bypass it)."""
-        with torch.autocast(x.device.type, enabled=False):
-            x32 = x.float()
-            images, feats = self.deconvolve(x32, self.estimate_sigma(x32) if self.blind else None)
-        z = torch.cat([x32, images] + ([feats] if feats is not None else []), 1)
-        y = self.inc(z)
-        for down in self.downs:
-            y = down(self.pool(y))
-        return y.flatten(1)
+        return self._features(self._inputs(x)[0])[-1].flatten(1)
