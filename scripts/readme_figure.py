@@ -100,4 +100,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from aebench.errors import ConfigError
+
+    try:
+        sys.exit(main())
+    except ConfigError as err:  # bad input (a run, the data folder): one line, exit 2
+        print(f"{Path(__file__).name}: error: {err}", file=sys.stderr)
+        sys.exit(2)
