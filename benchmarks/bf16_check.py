@@ -22,7 +22,7 @@ import torch
 from hydra.utils import instantiate
 from throughput import bare_steps, build, compose
 
-from aebench.data.base import to_float
+from aebench.core.data.base import to_float
 
 BATCH = {"lstm_seq": 64, "lstm": 128, "cnn_small": 128}
 

@@ -29,12 +29,12 @@ def main(argv=None) -> int:
 
     import torch
 
-    from aebench.config import build, build_parts, compose
-    from aebench.train import tune
-    from aebench.data.base import to_float
-    from aebench.degradations import Blur
-    from aebench.metrics import psnr_per_image
-    from aebench.trained import load_net
+    from aebench.core.config import build, build_parts, compose
+    from aebench.running.train import tune
+    from aebench.core.data.base import to_float
+    from aebench.core.degradations import Blur
+    from aebench.core.metrics import psnr_per_image
+    from aebench.running.trained import load_net
 
     loaded = load_net(args.run)
     net = loaded.net.eval()
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from aebench.errors import ConfigError
+    from aebench.core.errors import ConfigError
 
     try:
         sys.exit(main())

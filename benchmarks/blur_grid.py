@@ -20,6 +20,9 @@ a metrics.json is not run again, so an interrupted grid resumes where it stopped
   metrics.csv is the curve of PSNR against training time).
 - blind: unet trained on blur=[0.5,2.0] (a sigma drawn per image), with and without noise,
   then scored at every blur: OUT/blind/unet_blind_n<noise>/.
+- hybrid: the hybrid restorer `wiener_unet` trained per blur and noise for `--hybrid-minutes`
+  of wall-clock time each (`+trainer.max_time`, its cosine schedule over that budget, batch 64):
+  OUT/hybrid/wiener_unet_b<sigma>_n<noise>/; the blur 1.0 ones are scored at every blur too.
 - attention: the attention model (`--attention-model`) trained at blur 1.0 (same epochs as unet)
   and scored at every blur: OUT/attention/.
 - latent: test PSNR against latent size for the bottlenecked models at blur 1.0
@@ -52,7 +55,7 @@ PORTS = {
     "mnist_cnn_deep_recon": "experiment=mnist_cnn_deep_recon",
     "cifar10_lstm_seq_blur_fix": f"experiment=cifar10_lstm_seq_blur {FIX}",
 }
-PARTS = ("fidelity", "filters", "unet", "blind", "attention", "evaluate", "latent", "report")
+PARTS = ("fidelity", "filters", "unet", "blind", "hybrid", "attention", "evaluate", "latent", "report")
 
 
 def main(argv=None) -> int:
@@ -61,6 +64,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="multirun/blur_grid", help="where every run goes")
     p.add_argument("--parts", default=",".join(PARTS), help="comma-separated, from: " + ", ".join(PARTS))
     p.add_argument("--epochs", type=int, default=2, help="epochs of each unet / blind / attention run")
+    p.add_argument("--hybrid-minutes", type=int, default=3, help="wall-clock minutes of each hybrid run")
     p.add_argument("--attention-model", default="unet_attn")
     p.add_argument("--latent-models", default="lstm,gru,cnn_bn,vae")
     p.add_argument("--latents", default="32,128,512,2048")
@@ -119,6 +123,12 @@ def main(argv=None) -> int:
         for noise in NOISES:
             train(out / "blind" / f"unet_blind_n{noise:g}", f"model=unet data=cifar10 'blur=[0.5,2.0]' "
                   f"degradation.noise_std={noise} trainer.max_epochs={args.epochs}")
+    if "hybrid" in parts:
+        for noise in NOISES:
+            for blur in BLURS:
+                train(out / "hybrid" / f"wiener_unet_b{blur}_n{noise:g}", f"model=wiener_unet "
+                      f"data=cifar10 blur={blur} degradation.noise_std={noise} "
+                      f"+trainer.max_time=00:00:{args.hybrid_minutes:02d}:00 data.batch_size=64")
     if "attention" in parts:
         train(out / "attention" / f"{args.attention_model}_b1.0_n0", f"model={args.attention_model} "
               f"data=cifar10 blur=1.0 trainer.max_epochs={args.epochs}")
@@ -132,6 +142,7 @@ def main(argv=None) -> int:
         for noise in NOISES:
             evaluate_everywhere(out / "unet" / f"unet_b1.0_n{noise:g}", (noise,))
             evaluate_everywhere(out / "blind" / f"unet_blind_n{noise:g}", (noise,))
+            evaluate_everywhere(out / "hybrid" / f"wiener_unet_b1.0_n{noise:g}", (noise,))
         evaluate_everywhere(out / "attention" / f"{args.attention_model}_b1.0_n0")
     if "latent" in parts:  # smallest codes first: the 2048-unit LSTM is the longest run of all
         for latent in args.latents.split(","):
@@ -140,7 +151,7 @@ def main(argv=None) -> int:
                       f"data=cifar10 blur=1.0 trainer.max_epochs={args.latent_epochs} "
                       f"trainer.limit_train_batches={args.latent_fraction!r}")
     if "report" in parts:
-        grid = " ".join(str(out / d) for d in ("filters", "ports", "unet", "blind", "attention")
+        grid = " ".join(str(out / d) for d in ("filters", "ports", "unet", "blind", "hybrid", "attention")
                         if args.dry_run or (out / d).is_dir())
         if grid:
             sh(f"{py} -m aebench.report {grid} --out {out} --evaluations --pivot blur > {out}/grid.md")

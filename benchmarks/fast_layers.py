@@ -29,7 +29,7 @@ from throughput import bare_steps, build, compose
 def blur_times(rounds: int, n: int = 50) -> None:
     from torchvision.transforms.v2.functional import gaussian_blur
 
-    from aebench.degradations import Blur
+    from aebench.core.degradations import Blur
 
     x = torch.rand(128, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     ours = Blur(sigma=1.0, quantize=False)
@@ -52,7 +52,7 @@ def blur_times(rounds: int, n: int = 50) -> None:
 
 
 def step_times(models, steps: int, rounds: int, data_dir: str | None) -> None:
-    from aebench.models.common import published_layers
+    from aebench.core.models.common import published_layers
 
     print(f"\nBare training step, batch 128, {steps} steps x {rounds} rounds (median ms/step; mean "
           f"loss over the timed steps, from the same weights)\n")

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/flops.py --models lstm unet --batch 512
 
 Each model is composed as a run composes it (data=cifar10, or the cifar10 experiment using the
-model, which may set the batch: lstm_seq's is 64), built with aebench.config.build on CIFAR-10
+model, which may set the batch: lstm_seq's is 64), built with aebench.core.config.build on CIFAR-10
 items (3 x 32 x 32, bounded) as config.build_parts does, and one forward + MSE + backward pass of
 2 images is counted on the CPU:
 
@@ -42,7 +42,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 from torch.utils.module_tracker import ModuleTracker
 
-from aebench.config import CONF_DIR as CONF  # the conf/ a run composes
+from aebench.core.config import CONF_DIR as CONF  # the conf/ a run composes
 
 # -- assumptions (H100 SXM, dense, no sparsity) -------------------------------------------------
 PEAK = {"fp32": 67e12, "tf32": 495e12, "bf16": 990e12}  # FLOP/s: CUDA cores, TF32/BF16 tensor cores
@@ -60,7 +60,7 @@ def compose(model: str, batch: int | None):
     """The run's config: the cifar10 experiment using `model` if there is one, else data=cifar10."""
     from omegaconf import OmegaConf
 
-    from aebench.config import compose as compose_config
+    from aebench.core.config import compose as compose_config
 
     over = [f"model={model}", "data=cifar10", "logger=none", "callbacks=none"]
     for exp in sorted((CONF / "experiment").glob("cifar10_*.yaml")):
@@ -96,7 +96,7 @@ class OpCounter(TorchDispatchMode):
 
 def count(net: nn.Module, n: int = 2) -> dict:
     """FLOPs per item (forward, backward), recurrent FLOPs (analytic, counted), steps, kernels."""
-    from aebench.models.keras_lstm import ActivationLSTM
+    from aebench.core.models.keras_lstm import ActivationLSTM
 
     rnns = {name: m for name, m in net.named_modules() if isinstance(m, nn.RNNBase)}
     steps = {}  # module name -> time steps of its input
@@ -150,7 +150,7 @@ def check_counter() -> list[str]:
 
 
 def main() -> None:
-    from aebench.config import build
+    from aebench.core.config import build
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", help="default: every config with parameters")

@@ -124,7 +124,7 @@ def as_uint8(x: torch.Tensor) -> np.ndarray:
 
 def degrade(deg, x_u8: torch.Tensor, split: str) -> np.ndarray:
     """aebench's degradation of uint8 images (as its training step applies it), as uint8 NHWC."""
-    from aebench.data.base import to_float
+    from aebench.core.data.base import to_float
 
     return deg.levels(x_u8, split, to_float).permute(0, 2, 3, 1).contiguous().numpy()
 
@@ -265,8 +265,8 @@ def train_aebench(model: str, bs: int, epochs: int, lever: str | None, args, tes
     """Test PSNR of aebench's real path trained `epochs` epochs (no validation, as Keras)."""
     import pytorch_lightning as pl
 
-    from aebench.data.base import to_float
-    from aebench.config import build as inst
+    from aebench.core.data.base import to_float
+    from aebench.core.config import build as inst
 
     over = (LEVERS[lever][0] if lever else []) + ([f"seed={args.seed}"] if args.seed is not None else [])
     cfg = config(model, bs, args.data_dir, over)

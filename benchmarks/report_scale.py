@@ -35,8 +35,8 @@ LATENTS, BLURS = (16, 32, 64, 128), (0.5, 1.0, 2.0)
 
 def real_trial(where: Path) -> Path:
     """One small real run: unet_small on 64 shapes, 1 epoch, no logger."""
-    from aebench.config import compose
-    from aebench.train import run
+    from aebench.core.config import compose
+    from aebench.running.train import run
 
     out = where / "real"
     c = compose(["model=unet_small", "data.num_train=64", "data.num_test=32",
@@ -91,8 +91,8 @@ def main(argv=None) -> None:
     if args.trial is not None and not (args.trial / "metrics.json").is_file():
         parser.error(f"--trial {args.trial}: no metrics.json there; give a finished run folder")
 
-    from aebench.html_report import write_report
-    from aebench.report import write_leaderboard
+    from aebench.running.html_report import write_report
+    from aebench.running.leaderboard import write_leaderboard
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -29,7 +29,7 @@ import torch
 def compose(model: str, batch_size: int | None, n_train: int, n_test: int,
             data: str = "shapes", data_dir: str | None = None, extra: tuple | list = ()):
     """The model's run config; `extra`: more overrides (keras_compare.py's levers)."""
-    from aebench.config import compose as compose_config
+    from aebench.core.config import compose as compose_config
 
     over = [f"model={model}", "logger=none", "callbacks=none"]
     if data == "shapes":  # procedural, float32 in memory
@@ -43,7 +43,7 @@ def compose(model: str, batch_size: int | None, n_train: int, n_test: int,
 
 
 def build(cfg):
-    from aebench.config import build_parts
+    from aebench.core.config import build_parts
 
     return build_parts(cfg)
 
@@ -65,7 +65,7 @@ def _clock(times: list, first: int):
 
 def aebench_steps(cfg, module, dm, steps: int) -> float:
     """Seconds per step of trainer.fit over `steps` steps (after 3 warm-up steps)."""
-    from aebench.config import build as inst
+    from aebench.core.config import build as inst
 
     times = []
     trainer = inst(cfg.trainer, max_epochs=1, limit_train_batches=steps + 3, limit_val_batches=0,
@@ -86,7 +86,7 @@ def bare_steps(cfg, net, deg, dm, steps: int, channels_last: bool = False,
     from hydra.utils import instantiate
 
     try:
-        from aebench.data.base import to_float
+        from aebench.core.data.base import to_float
     except ImportError:  # an aebench from before uint8 data (to time the old code alike)
         def to_float(x):
             return x
@@ -166,7 +166,7 @@ def lightning_floor(steps: int = 2000, precision: str = "32-true") -> tuple[floa
 
 
 def test_pass(cfg, module, dm) -> float:
-    from aebench.config import build as inst
+    from aebench.core.config import build as inst
 
     trainer = inst(cfg.trainer, logger=False, enable_checkpointing=False,
                    enable_progress_bar=False, enable_model_summary=False,
@@ -183,7 +183,7 @@ def val_epochs(cfg, module, dm) -> tuple[float, float]:
     degraded batches; each pass scores the model with PSNR/SSIM/MSE)."""
     import pytorch_lightning as pl
 
-    from aebench.config import build as inst
+    from aebench.core.config import build as inst
 
     spans = []
 

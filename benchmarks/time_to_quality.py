@@ -43,8 +43,8 @@ def main(argv=None) -> int:
     import torch
     from pytorch_lightning.callbacks import Timer
 
-    from aebench.config import build_parts, compose
-    from aebench.metrics import psnr_per_image
+    from aebench.core.config import build_parts, compose
+    from aebench.core.metrics import psnr_per_image
 
     class ProbeClock(Timer):
         """Lightning's Timer (so the module's cosine schedule runs over the budget) whose clock
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         dm, degradation, net, module = build_parts(cfg)
         dm.setup("test")
-        from aebench.data.base import to_float
+        from aebench.core.data.base import to_float
 
         clean = to_float(dm.test_x[:args.test_items])
         degraded = degradation(clean, torch.arange(len(clean)), "test")
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from aebench.errors import ConfigError
+    from aebench.core.errors import ConfigError
 
     try:
         sys.exit(main())

@@ -1,4 +1,4 @@
-"""Package trained weights as a shipped pretrained model (src/aebench/pretrained/NAME/).
+"""Package trained weights as a shipped pretrained model (src/aebench/running/pretrained/NAME/).
 
     python scripts/make_pretrained.py NAME --weights STATE.pt --data-dir DIR \
         --command "the command that trained it" -- OVERRIDE ...
@@ -34,14 +34,14 @@ def main(argv=None) -> int:
     import torch
     from safetensors.torch import save_file
 
-    from aebench.config import build_parts, compose
+    from aebench.core.config import build_parts, compose
     from aebench.evaluate import evaluate_run
 
     state = torch.load(args.weights, map_location="cpu", weights_only=True)
     if "state_dict" in state:  # a Lightning checkpoint: the network's part
         state = {k[4:]: v for k, v in state["state_dict"].items() if k.startswith("net.")}
     choices = dict(o.split("=", 1) for o in args.overrides if "=" in o)
-    dest = ROOT / "src" / "aebench" / "pretrained" / args.name
+    dest = ROOT / "src" / "aebench" / "running" / "pretrained" / args.name
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / args.name
         folder.mkdir()
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
         # the Wiener filter told sigma, tuned on training images, on the same test images
         wiener = None
         if choices.get("model") != "wiener" and "[" not in choices.get("blur", "1.0"):
-            from aebench.train import tune
+            from aebench.running.train import tune
 
             keep = [o for o in args.overrides if o.split("=")[0] in ("blur", "data", "degradation")
                     or o.startswith("degradation.")]
@@ -64,8 +64,8 @@ def main(argv=None) -> int:
             dm, degradation, net, _ = build_parts(cfg)
             tune(net, dm, degradation)
             dm.setup("test")
-            from aebench.data.base import to_float
-            from aebench.metrics import psnr_per_image
+            from aebench.core.data.base import to_float
+            from aebench.core.metrics import psnr_per_image
 
             clean = to_float(dm.test_x)
             with torch.no_grad():
@@ -117,7 +117,7 @@ Overrides it was trained with: `{' '.join(r['overrides'])}`. Use it with no trai
 
 
 if __name__ == "__main__":
-    from aebench.errors import ConfigError
+    from aebench.core.errors import ConfigError
 
     try:
         sys.exit(main())

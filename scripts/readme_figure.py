@@ -35,10 +35,10 @@ def main(argv=None) -> int:
     import torch
     from PIL import Image
 
-    from aebench.config import build_parts, compose
-    from aebench.train import tune
-    from aebench.metrics import psnr_per_image
-    from aebench.trained import load_net
+    from aebench.core.config import build_parts, compose
+    from aebench.running.train import tune
+    from aebench.core.metrics import psnr_per_image
+    from aebench.running.trained import load_net
 
     photo = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     sharp = torch.from_numpy(np.asarray(Image.open(photo).convert("RGB"), dtype=np.float32) / 255)
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     wdm, wdeg, wiener_tuned, _ = build_parts(wcfg)
     info = tune(wiener_tuned, wdm, wdeg)
     with torch.no_grad():
-        from aebench.config import build
+        from aebench.core.config import build
 
         wnet = build(wcfg.model.net, input_shape=tuple(sharp.shape[1:]))
         wnet.balance.fill_(info["balance"])
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from aebench.errors import ConfigError
+    from aebench.core.errors import ConfigError
 
     try:
         sys.exit(main())

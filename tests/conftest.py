@@ -85,8 +85,8 @@ def run_cli(tmp_path):
 
 @pytest.fixture
 def compose_cfg(tmp_path):
-    """The real config with overrides (aebench.config.compose), writing to tmp_path/<out>."""
-    from aebench.config import compose
+    """The real config with overrides (aebench.core.config.compose), writing to tmp_path/<out>."""
+    from aebench.core.config import compose
 
     def _compose(*overrides, out="run"):
         return compose(list(overrides), tmp_path / out).cfg
@@ -98,8 +98,8 @@ def compose_cfg(tmp_path):
 @pytest.fixture
 def train_run(tmp_path):
     """Compose and run in-process as `python -m aebench OVERRIDES` would; returns metrics."""
-    from aebench.config import compose
-    from aebench.train import run
+    from aebench.core.config import compose
+    from aebench.running.train import run
 
     def _run(*overrides, out="run"):
         composed = compose(list(overrides), tmp_path / out)

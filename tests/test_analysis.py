@@ -12,8 +12,8 @@ from conftest import FAST
 from fakedata import write_cifar10
 
 from aebench.analyze import anomaly, linear_probe
-from aebench.data.shapes import ShapesDataModule
-from aebench.errors import ConfigError
+from aebench.core.data.shapes import ShapesDataModule
+from aebench.core.errors import ConfigError
 
 
 def test_linear_probe_is_near_perfect_on_separable_codes_and_chance_on_random_labels():

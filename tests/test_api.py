@@ -34,12 +34,10 @@ def test_import_is_cheap_and_says_its_version():
     assert version("aebench") == aebench.__version__  # pyproject reads it from __init__.py
 
 
-def test_train_is_the_train_module_and_callable():
-    import aebench.train as module
-    from aebench.train import run
+def test_train_is_the_api_function_and_checks_its_overrides():
+    import aebench.running.train as module  # importing the running module changes nothing
 
-    assert aebench.train is module and module.run is run  # the module as it always was
-    assert callable(aebench.train)
+    assert aebench.train is aebench.api.train and module.run is not aebench.train
     with pytest.raises(aebench.ConfigError, match="runs one run"):
         aebench.train(["-m", "latent=8,16"])
     with pytest.raises(aebench.ConfigError, match="did you mean latent"):
@@ -62,7 +60,7 @@ def test_the_example_trains_restores_and_plots(tmp_path, monkeypatch, capsys):
 
 def test_restore_keeps_shape_dtype_and_type_and_matches_the_command():
     from aebench.restore import Restorer, luma
-    from aebench.trained import load_net
+    from aebench.running.trained import load_net
 
     model = aebench.load(trained_run("cnn"))
     assert model.item_shape == (3, 32, 32) and model.name == "cnn"
@@ -128,7 +126,7 @@ def test_sequences_degrade_and_restore():
 def test_a_run_reference_resolves_through_one_function(monkeypatch, tmp_path):
     """`SCHEME:NAME` references (pretrained weights) resolve in trained.resolve_run, which every
     command and aebench.load go through."""
-    from aebench import trained
+    from aebench.running import trained
 
     monkeypatch.setitem(trained.REFERENCES, "zoo", lambda name: trained_run(name))
     assert aebench.load("zoo:cnn").run_dir == trained_run("cnn")

@@ -19,10 +19,10 @@ import torch
 from conftest import run_main
 from fakedata import write_cifar10, write_image_folder, write_mnist, write_png_declaring
 
-from aebench.data.cifar10 import CIFAR10DataModule
-from aebench.data.folder import FolderDataModule
-from aebench.data.mnist import MNISTDataModule
-from aebench.errors import ConfigError
+from aebench.core.data.cifar10 import CIFAR10DataModule
+from aebench.core.data.folder import FolderDataModule
+from aebench.core.data.mnist import MNISTDataModule
+from aebench.core.errors import ConfigError
 
 RUN = ["logger=none", "callbacks=none", "trainer.max_epochs=1"]
 PREVIOUS = Path("outputs", "2000-01-01", "00-00-00", "metrics.json")  # an earlier run's result

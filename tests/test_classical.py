@@ -6,14 +6,14 @@ import torch
 from conftest import FAST, FAST_SHAPES
 from hydra.utils import instantiate
 
-from aebench.degradations import Blur
-from aebench.errors import ConfigError
-from aebench.metrics import psnr
-from aebench.config import build
+from aebench.core.degradations import Blur
+from aebench.core.errors import ConfigError
+from aebench.core.metrics import psnr
+from aebench.core.config import build
 
 
 def _images(n=16):
-    from aebench.data.shapes import generate_shapes
+    from aebench.core.data.shapes import generate_shapes
 
     return generate_shapes(n, 32, 3, torch.Generator().manual_seed(0))[0]
 

@@ -158,11 +158,11 @@ def test_configs_ship_inside_a_non_editable_install(tmp_path):
     res = subprocess.run([sys.executable, "-m", "aebench", "model=cnn", "latent=64", "--cfg", "job"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert res.returncode == 0, res.stderr
-    assert "aebench.models.cnn.ConvAutoencoder" in res.stdout and "latent: 64" in res.stdout
+    assert "aebench.core.models.cnn.ConvAutoencoder" in res.stdout and "latent: 64" in res.stdout
 
 
 def test_wandb_never_prompts_or_waits_without_a_key_or_a_network(monkeypatch, tmp_path):
-    from aebench.loggers import wandb_mode
+    from aebench.running.loggers import wandb_mode
 
     for var in ("WANDB_MODE", "WANDB_API_KEY", "CI"):
         monkeypatch.delenv(var, raising=False)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from fakedata import write_cifar10, write_image_folder, write_mnist
 
-from aebench.config import build, build_parts, compose, options
-from aebench.errors import ConfigError
+from aebench.core.config import build, build_parts, compose, options
+from aebench.core.errors import ConfigError
 
 TINY = ["logger=none", "data.batch_size=8", "trainer.max_epochs=1"]
 SMALL = {"shapes": ["data.num_train=24", "data.num_test=8"],
@@ -130,7 +130,7 @@ def test_every_config_of_every_group_composes_and_builds(group, option, data_roo
         assert (build(node) if node else None) is not None or option == "none"
     elif group == "trainer":
         if option == "gpu" and not torch.cuda.is_available():
-            from aebench.train import check_accelerator
+            from aebench.running.train import check_accelerator
 
             with pytest.raises(ConfigError, match="needs a CUDA GPU"):
                 check_accelerator(cfg)
@@ -149,7 +149,7 @@ def test_every_config_of_every_group_composes_and_builds(group, option, data_roo
         from hydra import compose as hydra_compose
         from hydra import initialize_config_dir
 
-        from aebench.config import CONF_DIR
+        from aebench.core.config import CONF_DIR
 
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             full = hydra_compose("config", [f"{group}={option}"], return_hydra_config=True)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from aebench.data.cifar10 import CIFAR10DataModule
-from aebench.data.folder import FolderDataModule
-from aebench.data.mnist import MNISTDataModule
-from aebench.data.shapes import ShapesDataModule
-from aebench.data.sine import SineDataModule
-from aebench.errors import ConfigError
+from aebench.core.data.cifar10 import CIFAR10DataModule
+from aebench.core.data.folder import FolderDataModule
+from aebench.core.data.mnist import MNISTDataModule
+from aebench.core.data.shapes import ShapesDataModule
+from aebench.core.data.sine import SineDataModule
+from aebench.core.errors import ConfigError
 from fakedata import write_cifar10, write_image_folder, write_mnist
 
 
@@ -51,7 +51,7 @@ def test_missing_data_without_download_names_the_path(tmp_path, cls, layout):
 
 def test_missing_data_with_failed_download_fails_fast_in_one_line(tmp_path, monkeypatch):
     # whatever the network does, a failed download must end in one ConfigError line
-    import aebench.data.cifar10 as cifar10
+    import aebench.core.data.cifar10 as cifar10
     monkeypatch.setattr(cifar10, "_unreachable", lambda url, timeout=2.0: "host unreachable (test)")
     start = time.perf_counter()
     with pytest.raises(ConfigError) as err:

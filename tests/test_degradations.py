@@ -7,8 +7,8 @@ import pytest
 import torch
 from torchvision.transforms.v2.functional import gaussian_blur
 
-from aebench.degradations import Blur, Noise
-from aebench.errors import ConfigError
+from aebench.core.degradations import Blur, Noise
+from aebench.core.errors import ConfigError
 
 
 def test_blur_is_torchvision_gaussian_blur_rounded_to_8_bits():

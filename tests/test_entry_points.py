@@ -108,7 +108,7 @@ def test_interrupt_exits_130_and_a_refused_folder_is_one_line(tmp_path, monkeypa
 
 def test_train_help_and_cfg_job_keep_hydras_syntax(tmp_path):
     res = run_main(cli.main, ["model=cnn", "latent=64", "--help"], tmp_path)
-    assert res.returncode == 0 and "aebench.models.cnn.ConvAutoencoder" in res.stdout
+    assert res.returncode == 0 and "aebench.core.models.cnn.ConvAutoencoder" in res.stdout
     assert "_loader" not in res.stdout
     res = run_main(cli.main, ["train", "model=cnn", "latent=64", "--cfg", "job"], tmp_path)
     assert res.returncode == 0 and "latent: 64" in res.stdout

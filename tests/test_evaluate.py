@@ -14,9 +14,9 @@ def evaluate_main(*argv) -> int:
 
 
 def test_blur_2_gives_the_baselines_of_a_fresh_run_at_blur_2(tmp_path):
-    from aebench.config import compose
+    from aebench.core.config import compose
     from aebench.evaluate import evaluate_run
-    from aebench.train import run
+    from aebench.running.train import run
 
     trained = trained_run("cnn")  # trained at blur 1.0
     before = {p.name: p.stat().st_mtime_ns for p in trained.iterdir()}

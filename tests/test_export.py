@@ -18,7 +18,7 @@ def export_main(*argv) -> int:
 
 
 def reference(run_dir, x):
-    from aebench.trained import load_net
+    from aebench.running.trained import load_net
 
     with torch.inference_mode():
         return load_net(run_dir).net(x)
@@ -27,7 +27,7 @@ def reference(run_dir, x):
 def restored(run_dir, x):
     """What `aebench restore` makes of the images x (N, C, H, W) of any size (its Restorer)."""
     from aebench.restore import Restorer
-    from aebench.trained import load_net
+    from aebench.running.trained import load_net
 
     restorer = Restorer(load_net(run_dir), torch.device("cpu"))
     return torch.stack([restorer.image(image) for image in x])

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torchmetrics.image import StructuralSimilarityIndexMeasure
 
-from aebench.metrics import SSIM
+from aebench.core.metrics import SSIM
 
 
 @pytest.mark.parametrize("shape", [(64, 3, 32, 32), (50, 1, 28, 28), (7, 3, 17, 23)])
@@ -27,9 +27,9 @@ def test_ssim_equals_torchmetrics_to_1e5(shape):
 def test_channels_last_cnn_gives_the_same_outputs_and_gradients():
     from functools import partial
 
-    from aebench.degradations import Blur
-    from aebench.models.cnn_small import SmallConvAutoencoder
-    from aebench.module import AutoencoderModule
+    from aebench.core.degradations import Blur
+    from aebench.core.models.cnn_small import SmallConvAutoencoder
+    from aebench.core.module import AutoencoderModule
 
     torch.manual_seed(0)
     net = SmallConvAutoencoder(input_shape=(3, 32, 32), latent=8)
@@ -52,7 +52,7 @@ def test_fast_cnn_layers_compute_the_published_model(model):
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from aebench.models.common import published_layers
+    from aebench.core.models.common import published_layers
 
     torch.manual_seed(0)
     spec = OmegaConf.load(Path(__file__).parents[1] / "conf" / "model" / f"{model}.yaml").net
@@ -79,7 +79,7 @@ def test_nan_loss_names_its_first_step_however_seldom_it_is_read(compose_cfg, ev
     import pytorch_lightning as pl
     from conftest import FAST, FAST_SHAPES
 
-    from aebench.config import build_parts
+    from aebench.core.config import build_parts
 
     dm, _deg, _net, module = build_parts(compose_cfg(*FAST, *FAST_SHAPES, "model=cnn_small",
                                                      "logger=none", "data.num_train=200"))
@@ -107,7 +107,7 @@ def test_bf16_mixed_changes_the_network_only_never_the_degradation_baseline_or_m
     import pytorch_lightning as pl
     from conftest import FAST, FAST_SHAPES
 
-    from aebench.config import build_parts
+    from aebench.core.config import build_parts
 
     scores = {}
     for precision in ("32-true", "bf16-mixed"):
@@ -132,9 +132,9 @@ def test_bf16_forward_casts_each_weight_once_not_once_per_time_step():
 
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    from aebench.degradations import NoDegradation
-    from aebench.models.recurrent import RecurrentAutoencoder
-    from aebench.module import AutoencoderModule
+    from aebench.core.degradations import NoDegradation
+    from aebench.core.models.recurrent import RecurrentAutoencoder
+    from aebench.core.module import AutoencoderModule
 
     class Casts(TorchDispatchMode):
         def __init__(self):

@@ -8,9 +8,9 @@ import pytest
 import torch
 from conftest import FAST, FAST_SHAPES
 
-from aebench.config import build
-from aebench.degradations import Blur, gaussian_kernels
-from aebench.errors import ConfigError
+from aebench.core.config import build
+from aebench.core.degradations import Blur, gaussian_kernels
+from aebench.core.errors import ConfigError
 
 
 def test_blur_otf_is_the_kernel_the_blur_applies():
@@ -94,8 +94,8 @@ def test_pretrained_reference_loads_safetensors_without_a_checkpoint(tmp_path, m
     """`pretrained:NAME` is a folder shaped like a run's, its weights in safetensors."""
     from safetensors.torch import save_file
 
-    import aebench.pretrained as pretrained
-    from aebench.trained import load_net, read_run
+    import aebench.running.pretrained as pretrained
+    from aebench.running.trained import load_net, read_run
 
     net = build(compose_cfg("model=wiener_unet").model.net, input_shape=(3, 32, 32))
     with torch.no_grad():
@@ -116,13 +116,13 @@ def test_pretrained_reference_loads_safetensors_without_a_checkpoint(tmp_path, m
     assert not math.isnan(loaded.net(torch.rand(1, 3, 20, 30)).sum().item())
 
 
-@pytest.mark.parametrize("name", __import__("aebench.pretrained", fromlist=["names"]).names())
+@pytest.mark.parametrize("name", __import__("aebench.running.pretrained", fromlist=["names"]).names())
 def test_every_shipped_model_loads_and_restores_any_size(name):
     """Each pretrained:NAME loads from safetensors with the overrides it ships (checked as any
     run folder's are) and restores an image of another size (sides of the multiple restore pads
     to); its card states the scores."""
-    from aebench import pretrained
-    from aebench.trained import load_net
+    from aebench.running import pretrained
+    from aebench.running.trained import load_net
 
     loaded = load_net(f"pretrained:{name}")
     m = loaded.multiple or 1  # what `aebench restore` pads the sides to
@@ -137,7 +137,7 @@ def test_every_shipped_model_loads_and_restores_any_size(name):
 def test_the_blind_module_is_told_the_sigma_the_degradation_drew(compose_cfg):
     """A blur range hands each image's drawn sigma to the module, which trains the sigma head on
     it (model=wiener_unet_blind: sigma_weight > 0): the same draw that blurred the image."""
-    from aebench.config import build_parts
+    from aebench.core.config import build_parts
 
     cfg = compose_cfg("model=wiener_unet_blind", "blur=[0,2]", *FAST_SHAPES)
     dm, deg, net, module = build_parts(cfg)

@@ -12,20 +12,22 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "aebench"
 
-#: floor -> the modules on it (a package name stands for every module in it). A module imports
-#: only its own floor and those below; on floor 2 the data sets, the networks and the baselines
-#: import nothing of each other.
+#: floor -> the modules on it (a package name stands for every module in it; the longest name
+#: that a module's name starts with decides). The folders are the floors: aebench/core/ (floors
+#: 0-4), aebench/running/ (5), the commands at the top (6). A module imports only its own floor
+#: and those below; on floor 2 the data sets, the networks and the baselines import nothing of
+#: each other.
 FLOORS = {
-    0: ("errors", "noise"),
-    1: ("metrics", "degradations"),
-    2: ("data", "models", "baselines"),
-    3: ("module", "vae_module"),
-    4: ("config",),
-    5: ("train", "sweep", "checkpoints", "loggers", "wandb_callback", "outputs", "trained",
-        "trials", "report", "html_report", "runfolder", "anysize", "pretrained"),
-    6: ("cli", "__main__", "__init__", "api", "restore", "evaluate", "export", "analyze", "eda",
-        "dashboard"),
+    0: ("core", "core.errors", "core.noise"),
+    1: ("core.metrics", "core.degradations"),
+    2: ("core.data", "core.models", "core.baselines"),
+    3: ("core.module", "core.vae_module"),
+    4: ("core.config",),
+    5: ("running",),
+    6: ("cli", "__main__", "__init__", "api", "restore", "evaluate", "export", "report", "analyze",
+        "eda", "dashboard"),
 }
+FOLDER = {floor: "core" if floor <= 4 else "running" if floor == 5 else "" for floor in FLOORS}
 APART = 2  # the floor whose members must not import each other
 
 
@@ -70,10 +72,16 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
+def member(name: str) -> str | None:
+    """The longest entry of FLOORS that `name` is or lies in."""
+    found = [m for ms in FLOORS.values() for m in ms if name == m or name.startswith(m + ".")]
+    return max(found, key=len) if found else None
+
+
 def floor_of(name: str) -> int:
-    top = name.split(".")[0]
+    m = member(name)
     for floor, members in FLOORS.items():
-        if top in members:
+        if m in members:
             return floor
     raise AssertionError(f"aebench.{name} is on no floor: add it to FLOORS (and to "
                          "docs/architecture.md)")
@@ -85,11 +93,18 @@ def graph() -> dict[str, set[str]]:
     return {name: imports(name, path, set(mods)) for name, path in mods.items()}
 
 
-def test_every_module_is_on_a_floor(graph):
-    tops = {name.split(".")[0] for name in graph}
-    missing = sorted(t for t in tops if not any(t in m for m in FLOORS.values()))
+def folder(name: str) -> str:
+    """The folder of aebench/ a module sits in ("" for the top); a package sits in itself."""
+    return name.split(".")[0] if "." in name or name in ("core", "running") else ""
+
+
+def test_every_module_is_on_a_floor_and_in_its_floors_folder(graph):
+    missing = sorted(n for n in graph if member(n) is None)
     assert not missing, (f"aebench modules on no floor: {', '.join(missing)}: add them to FLOORS "
                          "(and to docs/architecture.md's table of floors)")
+    astray = [f"aebench.{n} (floor {floor_of(n)}: belongs in aebench/{FOLDER[floor_of(n)]})"
+              for n in sorted(graph) if folder(n) != FOLDER[floor_of(n)]]
+    assert not astray, "modules outside their floor's folder: " + ", ".join(astray)
 
 
 def test_no_import_runs_up_a_floor(graph):
@@ -97,7 +112,7 @@ def test_no_import_runs_up_a_floor(graph):
     for name, targets in sorted(graph.items()):
         for t in sorted(targets):
             a, b = floor_of(name), floor_of(t)
-            if b > a or (a == b == APART and name.split(".")[0] != t.split(".")[0]):
+            if b > a or (a == b == APART and member(name) != member(t)):
                 up.append(f"aebench.{name} (floor {a}) imports aebench.{t} (floor {b})")
     assert not up, "imports that run up (or across floor 2):\n" + "\n".join(up)
 
@@ -134,7 +149,10 @@ def test_the_check_sees_a_circle_and_an_upward_import(tmp_path):
     assert find_cycle({"report": {"html_report"}, "html_report": {"report"}}) is not None
     assert find_cycle({"report": {"trials"}, "html_report": {"trials"}, "trials": set()}) is None
     probe = tmp_path / "loggers.py"  # as loggers.py was: pointing up at train and cli
-    probe.write_text("def f():\n    from aebench.train import build\n    from .cli import fail\n")
-    assert imports("loggers", SRC / "loggers.py", {"train", "cli", "loggers"}) == set()
-    assert imports("loggers", probe, {"train", "cli", "loggers"}) == {"train", "cli"}
-    assert floor_of("train") < floor_of("cli") and floor_of("models.unet") < floor_of("train")
+    probe.write_text("def f():\n    from aebench.running.train import build\n    from ..cli import fail\n")
+    known = {"running.train", "cli", "running.loggers", "running"}
+    assert not {"running.train", "cli"} & imports("running.loggers", SRC / "running" / "loggers.py", known)
+    assert imports("running.loggers", probe, known) == {"running.train", "cli"}
+    assert floor_of("running.train") < floor_of("cli")
+    assert floor_of("core.models.unet") < floor_of("running.train") and floor_of("core") == 0
+    assert floor_of("core.config") == 4 and member("core.data.cifar10") == "core.data"

@@ -7,8 +7,8 @@ from hydra.utils import instantiate
 
 from conftest import CONF
 
-from aebench.errors import ConfigError
-from aebench.config import build
+from aebench.core.errors import ConfigError
+from aebench.core.config import build
 
 SHAPES = {"cifar": (3, 32, 32), "mnist": (1, 28, 28), "sine": (50, 1)}
 
@@ -83,9 +83,9 @@ def test_default_cnn_learns_mostly_black_images_instead_of_collapsing(compose_cf
 
 
 @pytest.mark.parametrize("name,target,degradation", [
-    ("cifar10_lstm_blur", "aebench.data.cifar10.CIFAR10DataModule", "aebench.degradations.Blur"),
-    ("mnist_cnn_recon", "aebench.data.mnist.MNISTDataModule", "aebench.degradations.NoDegradation"),
-    ("sine_denoise", "aebench.data.sine.SineDataModule", "aebench.degradations.Noise"),
+    ("cifar10_lstm_blur", "aebench.core.data.cifar10.CIFAR10DataModule", "aebench.core.degradations.Blur"),
+    ("mnist_cnn_recon", "aebench.core.data.mnist.MNISTDataModule", "aebench.core.degradations.NoDegradation"),
+    ("sine_denoise", "aebench.core.data.sine.SineDataModule", "aebench.core.degradations.Noise"),
 ])
 def test_experiment_presets_select_their_groups_and_still_take_overrides(compose_cfg, name, target,
                                                                          degradation):

@@ -9,8 +9,8 @@ import warnings
 
 import pytest
 
-from aebench import noise
-from aebench.outputs import config_line, summary_lines, verdict
+from aebench.core import noise
+from aebench.running.outputs import config_line, summary_lines, verdict
 
 #: the library lines a newcomer's run printed (issue 23), as the libraries write them
 NOISY = [
@@ -122,7 +122,7 @@ def test_summary_lines_and_config_line(tmp_path):
 
 @pytest.mark.parametrize("history", [[], [{"epoch": 0}]])
 def test_loss_curve_of_a_filter_row_draws_no_empty_legend(tmp_path, history):
-    from aebench.outputs import save_loss_curve
+    from aebench.running.outputs import save_loss_curve
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "No artists with labels" would raise here
@@ -134,7 +134,7 @@ def test_loss_curve_of_a_filter_row_draws_no_empty_legend(tmp_path, history):
 def test_folder_logs_its_split_when_loaded(tmp_path, caplog):
     from fakedata import write_image_folder
 
-    from aebench.data.folder import FolderDataModule
+    from aebench.core.data.folder import FolderDataModule
 
     write_image_folder(tmp_path, classes=("cat", "ant"), n_per_class=10, size=(20, 24))
     dm = FolderDataModule(root=str(tmp_path), size=16, channels=1, test_fraction=0.2,
@@ -151,7 +151,7 @@ def test_folder_logs_its_split_when_loaded(tmp_path, caplog):
 def test_optimized_metric_missing_is_said_only_in_an_optuna_sweep(monkeypatch, caplog):
     from omegaconf import OmegaConf
 
-    from aebench import sweep
+    from aebench.running import sweep
 
     cfg = OmegaConf.create({"optimized_metric": "val_psnr"})
     filter_row = {"test_psnr": 30.0}  # a filter is tuned, never validated: no val_psnr

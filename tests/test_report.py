@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from aebench.report import write_leaderboard
+from aebench.running.leaderboard import write_leaderboard
 
 
 def _trial(folder, overrides, metrics=None):
@@ -147,7 +147,7 @@ def test_pivot_shows_a_blur_range_and_evaluations_as_their_own_rows(tmp_path):
 def test_blur_plot_keeps_noise_levels_apart_and_labels_lines_by_model(tmp_path):
     """A grid with and without noise: one panel per noise level, never a line averaging a clean
     and a noisy score; a model's own defaults (latent, depth) do not split or label its line."""
-    from aebench.trials import collect_trials, plot_panels
+    from aebench.running.trials import collect_trials, plot_panels
 
     for model, latent in (("unet", 128), ("wiener", None)):
         for noise in (0.0, 0.01):

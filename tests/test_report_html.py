@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from aebench.report import main as report_main
-from aebench.report import write_leaderboard
+from aebench.running.leaderboard import write_leaderboard
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,7 +105,7 @@ def test_large_sweep_inlines_the_best_few_and_links_the_rest(tmp_path, monkeypat
     are one sorted curve, not a bar each."""
     import shutil
 
-    import aebench.html_report as html_report
+    import aebench.running.html_report as html_report
 
     monkeypatch.setattr(html_report, "BARS_MAX", 10)
     root = tmp_path / "sweep"
@@ -146,7 +146,7 @@ def test_report_command_rewrites_the_page(sweep, capsys):
 
 
 def test_single_run_page(sweep):
-    from aebench.html_report import write_report
+    from aebench.running.html_report import write_report
 
     page = write_report(sweep / "4").read_text()  # one run folder: its own page
     assert "<h1>aebench run</h1>" in page and page.count("data:image/png;base64,") == 2
@@ -184,7 +184,7 @@ def test_report_renders_in_headless_chromium(sweep, tmp_path):
 
 # -- the first run ------------------------------------------------------------------------------
 def test_make_run_is_the_benchmark_in_miniature():
-    from aebench.config import compose
+    from aebench.core.config import compose
 
     c = compose(["experiment=benchmark_shapes"], "/tmp/unused")
     assert c.choices["data"] == "shapes" and c.cfg.blur == 1.0
@@ -196,7 +196,7 @@ def test_make_run_is_the_benchmark_in_miniature():
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from aebench.config import CONF_DIR
+    from aebench.core.config import CONF_DIR
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -32,7 +32,7 @@ def restore_main(*argv) -> int:
 
 def test_tiled_path_agrees_with_whole_image_on_fully_convolutional_model():
     from aebench.restore import Restorer
-    from aebench.trained import load_net
+    from aebench.running.trained import load_net
 
     loaded = load_net(trained_run("cnn"))
     assert loaded.multiple == 2  # cnn, depth 1: sides padded to even
@@ -62,7 +62,7 @@ def test_constant_image_stays_constant_through_tiles(tmp_path):
 
 
 def test_size_tied_model_restores_any_size_on_its_tiles(tmp_path):
-    from aebench.trained import load_net
+    from aebench.running.trained import load_net
 
     assert load_net(trained_run("lstm")).multiple is None  # row-sequence LSTM: tied to 32x32
     Image.fromarray(smooth_image(41, 70)).save(tmp_path / "a.jpg")
@@ -204,7 +204,7 @@ def test_greyscale_in_greyscale_out_and_colour_on_a_greyscale_model(tmp_path):
     """An RGB model restores a greyscale image as RGB (channel replicated) and gives it back as
     greyscale (ITU-R 601 luma); a greyscale model restores an RGB image channel by channel."""
     from aebench.restore import Restorer, luma
-    from aebench.trained import load_net
+    from aebench.running.trained import load_net
 
     grey = smooth_image(33, 41, c=1)[..., 0]
     Image.fromarray(grey, "L").save(tmp_path / "grey.png")

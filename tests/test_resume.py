@@ -90,7 +90,7 @@ def test_sigterm_or_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(run_cli, tm
 def test_a_kill_during_a_checkpoint_save_leaves_the_previous_one(tmp_path, monkeypatch):
     from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-    from aebench.checkpoints import AtomicCheckpointIO
+    from aebench.running.checkpoints import AtomicCheckpointIO
 
     io = AtomicCheckpointIO()
     path = tmp_path / "last.ckpt"
@@ -164,7 +164,7 @@ def test_a_resumed_sweep_keeps_finished_trials_and_reruns_the_rest(run_cli, tmp_
 def test_a_checkpoint_carries_the_random_state_training_noise_continues_from(compose_cfg):
     """module.on_save_checkpoint / on_load_checkpoint: after a resume the training noise (drawn
     from torch's global generator each step) continues exactly where the checkpoint left it."""
-    from aebench.config import build_parts
+    from aebench.core.config import build_parts
 
     cfg = compose_cfg("data=shapes", "model=cnn", "degradation=noise", "data.num_train=32",
                       "data.num_test=16", *conftest.FAST)
@@ -186,10 +186,10 @@ def test_a_run_stopped_inside_an_epoch_resumes_to_the_same_metrics(tmp_path, mon
     """SIGTERM at a step inside an epoch, then resume=true: the resumed run trains on the rest
     of that epoch's shuffled batches (the loader's position is in the checkpoint), ends with
     every metric of the uninterrupted run, and its train_seconds adds the time before the stop."""
-    from aebench.config import compose
-    from aebench.errors import RunStopped
-    from aebench.module import AutoencoderModule
-    from aebench.train import run
+    from aebench.core.config import compose
+    from aebench.core.errors import RunStopped
+    from aebench.core.module import AutoencoderModule
+    from aebench.running.train import run
 
     args = ["data=shapes", "model=cnn", "data.num_train=80", "data.num_test=16",
             "data.batch_size=16", "trainer.max_epochs=3", *RUN[1:3], "logger=none"]
@@ -227,8 +227,8 @@ def test_an_unreadable_last_checkpoint_falls_back_to_the_newest_readable_one(com
                                                                              tmp_path, caplog):
     """resume=true with last.ckpt truncated on disk: the readable checkpoint of this model with
     the most steps is used, and one warning line names both files."""
-    from aebench.checkpoints import resumable
-    from aebench.config import build_parts
+    from aebench.running.checkpoints import resumable
+    from aebench.core.config import build_parts
 
     cfg = compose_cfg("data=shapes", "model=cnn", "data.num_train=32", "data.num_test=16",
                       *conftest.FAST)
@@ -253,8 +253,8 @@ def test_a_full_disk_during_a_checkpoint_write_stops_with_one_line_and_keeps_the
 
     from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-    from aebench.checkpoints import AtomicCheckpointIO
-    from aebench.errors import RunStopped
+    from aebench.running.checkpoints import AtomicCheckpointIO
+    from aebench.core.errors import RunStopped
 
     io = AtomicCheckpointIO("python -m aebench resume=RUN")
     path = tmp_path / "last.ckpt"

@@ -54,8 +54,8 @@ def one_error_line(err: str) -> str:
 def test_the_crafted_line_would_run_without_the_check(tmp_path, monkeypatch):
     """The attack the other tests stop is real: with the check switched off, rebuilding the run's
     network (what restore and export do) calls the probe."""
-    import aebench.runfolder as runfolder
-    from aebench.trained import load_net
+    import aebench.running.runfolder as runfolder
+    from aebench.running.trained import load_net
 
     mark = tmp_path / "called"
     run = crafted(tmp_path, evil_lines(mark))
@@ -118,8 +118,8 @@ def test_overrides_kept_in_metrics_json_are_checked_the_same_way(tmp_path, capsy
     ("model.net={evil: 1}", "adds model.net.evil"),
 ])
 def test_only_config_options_and_values_are_taken_from_a_run_folder(line, why):
-    from aebench.errors import ConfigError
-    from aebench.runfolder import check_run_overrides
+    from aebench.core.errors import ConfigError
+    from aebench.running.runfolder import check_run_overrides
 
     with pytest.raises(ConfigError) as err:
         check_run_overrides([*OWN, line], "RUN/.hydra/overrides.yaml")
@@ -129,7 +129,7 @@ def test_only_config_options_and_values_are_taken_from_a_run_folder(line, why):
 
 
 def test_what_real_runs_record_is_accepted():
-    from aebench.runfolder import check_run_overrides
+    from aebench.running.runfolder import check_run_overrides
 
     real = [*OWN, "model=cnn", "latent=8", "depth=2", "blur=[0.5,2.0]", "lr=0.001",
             "data.num_train=64", "trainer.max_epochs=1", "++degradation.sigma=2.0", "~logger",

@@ -161,7 +161,7 @@ def test_a_plain_run_needs_no_sweeps_extra(tmp_path):
         "import importlib.util, runpy, sys\n"
         "for m in ('ray', 'submitit', 'optuna', 'hydra_plugins.hydra_ray_launcher'):\n"
         "    assert importlib.util.find_spec(m) is None, m\n"
-        "import aebench.module, aebench.train\n"
+        "import aebench.core.module, aebench.running.train\n"
         "sys.argv = ['aebench', *sys.argv[1:]]\n"
         "runpy.run_module('aebench', run_name='__main__')\n")
     env = conftest.test_env(PYTHONPATH=os.pathsep.join([str(site), str(ROOT / "src")]), PYTHONWARNINGS="")

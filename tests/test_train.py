@@ -8,8 +8,8 @@ import torch
 from conftest import FAST, FAST_SHAPES
 from hydra.utils import instantiate
 
-from aebench.baselines import PCABaseline
-from aebench.train import run
+from aebench.core.baselines import PCABaseline
+from aebench.running.train import run
 
 TINY = [*FAST, *FAST_SHAPES, "logger=none"]
 
@@ -98,7 +98,7 @@ def test_schedule_sets_the_learning_rate_over_the_run(compose_cfg):
     """schedule=cosine ends the run at lr ~0, onecycle warms up then anneals, constant keeps lr."""
     import pytorch_lightning as pl
 
-    from aebench.config import build_parts
+    from aebench.core.config import build_parts
 
     lrs = {}
     for schedule in ("constant", "cosine", "onecycle"):
@@ -121,7 +121,7 @@ def test_schedule_sets_the_learning_rate_over_the_run(compose_cfg):
 
 
 def test_precision_auto_is_bf16_only_on_a_cpu_with_native_bf16(train_run):
-    from aebench.train import auto_precision
+    from aebench.running.train import auto_precision
 
     metrics = train_run(*TINY, "trainer.precision=auto")
     native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
@@ -137,7 +137,7 @@ def test_training_losses_logged_are_each_steps_loss_and_the_epochs_mean(compose_
 
     import pytorch_lightning as pl
 
-    from aebench.config import build_parts
+    from aebench.core.config import build_parts
 
     dm, _deg, _net, module = build_parts(compose_cfg(*FAST, *FAST_SHAPES, "data.num_train=88"))
     losses = []  # (global step, epoch, loss, batch size)
@@ -171,7 +171,7 @@ def test_a_fixed_blur_is_applied_to_the_training_set_once_with_the_same_values(c
     start of training (uint8), read per step; training is exactly what per-batch blurring gives."""
     import pytorch_lightning as pl
 
-    from aebench.config import build_parts
+    from aebench.core.config import build_parts
 
     runs = []
     for once in (True, False):
@@ -197,7 +197,7 @@ def test_a_fixed_blur_is_applied_to_the_training_set_once_with_the_same_values(c
 
 
 def test_noise_and_drawn_blur_strengths_stay_fresh_at_every_step():
-    from aebench.degradations import Blur, NoDegradation, Noise
+    from aebench.core.degradations import Blur, NoDegradation, Noise
 
     assert Blur(1.0).same_every_epoch() and Blur(0.0).same_every_epoch()
     for deg in (Blur([0.5, 2.0]), Blur(1.0, noise_std=0.01), Blur(1.0, quantize=False),
@@ -210,7 +210,7 @@ def test_a_fused_optimizer_still_clips_under_mixed_precision(compose_cfg):
     # clip gradients with it, so a clipping model gets the unfused kernel instead of an error
     import pytorch_lightning as pl
 
-    from aebench.config import build_parts
+    from aebench.core.config import build_parts
 
     dm, _deg, _net, module = build_parts(compose_cfg(*TINY, "model=cnn_small", "+optimizer.fused=true",
                                                      "+model.grad_clip_norm=1.0"))
@@ -225,7 +225,7 @@ def test_the_best_validation_epoch_is_the_one_tested_and_reported(compose_cfg, m
     """Three epochs whose validation losses are 0.3, 0.1, 0.2: the middle one is tested (its
     checkpoint), metrics.json's best_val_loss / val_psnr / val_mse are that epoch's, and the
     epoch history (loss_curve.png) still holds all three."""
-    from aebench.module import AutoencoderModule
+    from aebench.core.module import AutoencoderModule
 
     forced, seen = [0.3, 0.1, 0.2], {}
     log = AutoencoderModule.log

@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from conftest import FAST, FAST_SHAPES
 from torch.utils.data import DataLoader, TensorDataset
 
-from aebench.degradations import Degradation
-from aebench.errors import ConfigError
-from aebench.models.vae import ConvVAE
-from aebench.config import build
-from aebench.vae_module import VAEModule, kl_per_element, vae_loss
+from aebench.core.degradations import Degradation
+from aebench.core.errors import ConfigError
+from aebench.core.models.vae import ConvVAE
+from aebench.core.config import build
+from aebench.core.vae_module import VAEModule, kl_per_element, vae_loss
 
 
 def _net(shape=(3, 16, 16), latent=5, depth=2):

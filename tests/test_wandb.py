@@ -33,8 +33,8 @@ def offline(tmp_path, monkeypatch):
 
 
 def _run(overrides, out: Path) -> dict:
-    from aebench.config import compose
-    from aebench.train import run
+    from aebench.core.config import compose
+    from aebench.running.train import run
 
     c = compose(overrides, out)
     return run(c.cfg, c.choices, c.overrides)
@@ -169,7 +169,7 @@ def test_sweep_with_a_failed_trial_sends_its_leaderboard_and_one_sync_line(tmp_p
 @pytest.fixture
 def no_key(tmp_path, monkeypatch):
     """No key anywhere wandb looks, no mode set; the server check answers what the test says."""
-    import aebench.loggers as loggers
+    import aebench.running.loggers as loggers
 
     for var in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_DISABLED", "WANDB_IDENTITY_TOKEN_FILE",
                 "WANDB_BASE_URL", "CI"):
@@ -183,14 +183,14 @@ def no_key(tmp_path, monkeypatch):
 
 
 def test_no_key_is_offline_at_once(no_key):
-    from aebench.loggers import _has_wandb_key, wandb_mode
+    from aebench.running.loggers import _has_wandb_key, wandb_mode
 
     assert not _has_wandb_key()
     assert wandb_mode() == "offline" and not no_key  # the server was not even asked
 
 
 def test_key_in_env_is_online_where_the_server_answers(no_key, monkeypatch):
-    import aebench.loggers as loggers
+    import aebench.running.loggers as loggers
 
     monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
     assert loggers._has_wandb_key()
@@ -202,7 +202,7 @@ def test_key_in_env_is_online_where_the_server_answers(no_key, monkeypatch):
 
 
 def test_key_in_netrc_or_settings_file(no_key, tmp_path, monkeypatch):
-    from aebench.loggers import _base_url, _has_wandb_key, wandb_mode
+    from aebench.running.loggers import _base_url, _has_wandb_key, wandb_mode
 
     host = _base_url().split("://")[-1].split("/")[0]
     netrc = tmp_path / "netrc"
@@ -221,7 +221,7 @@ def test_key_in_netrc_or_settings_file(no_key, tmp_path, monkeypatch):
 
 
 def test_wandb_mode_is_honoured(no_key, monkeypatch):
-    from aebench.loggers import wandb_mode
+    from aebench.running.loggers import wandb_mode
 
     monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
     for set_to, mode in [("offline", "offline"), ("dryrun", "offline"), ("disabled", "disabled"),
@@ -245,7 +245,7 @@ def test_asking_leaves_no_session_behind(no_key, tmp_path, monkeypatch):
     session reads them once), and its end line names the offline folder and the sync command."""
     import wandb
 
-    from aebench.loggers import _has_wandb_key, run_note
+    from aebench.running.loggers import _has_wandb_key, run_note
 
     monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -271,7 +271,7 @@ def _fake_trial(folder: Path, metrics: dict) -> None:
 
 
 def test_leaderboard_run_sent_with_a_failed_trial(offline):
-    from aebench.loggers import log_leaderboard, sweep_sync_command, table_rows
+    from aebench.running.loggers import log_leaderboard, sweep_sync_command, table_rows
 
     sweep = offline / "sweep"
     _fake_trial(sweep / "0", {"status": "ok", "model": "unet", "latent": 32, "blur": 1.0,

@@ -7,11 +7,11 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from aebench.degradations import Blur
-from aebench.errors import ConfigError
-from aebench.models.attention_unet import AttentionUNet
-from aebench.metrics import psnr
-from aebench.models.unet import UNet
+from aebench.core.degradations import Blur
+from aebench.core.errors import ConfigError
+from aebench.core.models.attention_unet import AttentionUNet
+from aebench.core.metrics import psnr
+from aebench.core.models.unet import UNet
 
 
 def n_params(net) -> int:

@@ -6,8 +6,8 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from aebench.errors import ConfigError
-from aebench.config import build
+from aebench.core.errors import ConfigError
+from aebench.core.config import build
 
 ZOO = ["cnn_small", "cnn_bn", "cnn_deep", "unet", "convlstm"]
 

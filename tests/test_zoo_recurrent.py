@@ -6,9 +6,9 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from aebench.errors import ConfigError
-from aebench.models.keras_lstm import ActivationLSTM
-from aebench.config import build
+from aebench.core.errors import ConfigError
+from aebench.core.models.keras_lstm import ActivationLSTM
+from aebench.core.config import build
 
 CIFAR, MNIST, SINE = (3, 32, 32), (1, 28, 28), (50, 1)
 
@@ -147,7 +147,7 @@ def test_unsupported_shapes_and_values_are_config_errors(compose_cfg, model):
 def test_init_keras_starts_from_keras_initialisers():
     """The faithful ports' init=keras: glorot kernels, orthogonal recurrent weights, zero biases but
     LSTM forget gates at 1 (PyTorch's two bias vectors sum to Keras' one); init=torch is PyTorch's."""
-    from aebench.models.stacked import StackedLSTMAutoencoder
+    from aebench.core.models.stacked import StackedLSTMAutoencoder
 
     torch.manual_seed(0)
     net = StackedLSTMAutoencoder((3, 32, 32), latent=64, depth=2, bottleneck=False, init="keras")

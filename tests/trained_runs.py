@@ -1,6 +1,6 @@
 """Tiny finished runs for the tests of restore / evaluate / export, made once per test session.
 
-Each is `aebench.config.compose` + `aebench.train.run` in-process on procedural data (a few
+Each is `aebench.core.config.compose` + `aebench.running.train.run` in-process on procedural data (a few
 dozen items, one epoch, latent 8), in a temporary folder shared by the test files.
 """
 from __future__ import annotations
@@ -36,8 +36,8 @@ def trained_run(name: str, extra: tuple[str, ...] = ()) -> Path:
         _ROOT = Path(tempfile.mkdtemp(prefix="aebench-trained-"))
         atexit.register(shutil.rmtree, _ROOT, True)
     os.environ.setdefault("WANDB_MODE", "disabled")
-    from aebench.config import compose
-    from aebench.train import run
+    from aebench.core.config import compose
+    from aebench.running.train import run
 
     out = _ROOT / f"{name}-{len(_DONE)}"
     composed = compose([*RUNS[name], *extra], out)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aebench.data.base import to_float
+from aebench.core.data.base import to_float
 
 log = logging.getLogger("aebench")
 
@@ -272,8 +272,8 @@ def command(args) -> int:
 
 
 def parser():
-    """`aebench analyze`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
-    from aebench.errors import Parser
+    """`aebench analyze`'s arguments (aebench.core.errors.Parser: one-line errors, examples)."""
+    from aebench.core.errors import Parser
 
     p = Parser("analyze", "Analyse a finished run from its checkpoint: its codes (PCA, t-SNE, "
                "a linear probe: analysis=latent, the default) or anomaly detection "
@@ -288,17 +288,17 @@ def parser():
 
 def main(argv: list[str] | None = None) -> None:
     """`aebench analyze ARGS` and `python -m aebench.analyze ARGS` (the same code path)."""
-    from aebench.errors import run_command
+    from aebench.core.errors import run_command
 
     run_command(parser(), command, argv)
 
 
 def analyze_run(run_dir: Path, extra: list[str]) -> dict:
     """Analyse the run in `run_dir` with `extra` overrides into RUN_DIR/analysis-<time>/."""
-    from aebench.outputs import write_json
-    from aebench.trained import load_weights, read_run
-    from aebench.config import build, build_parts
-    from aebench.metrics import compression
+    from aebench.running.outputs import write_json
+    from aebench.running.trained import load_weights, read_run
+    from aebench.core.config import build, build_parts
+    from aebench.core.metrics import compression
 
     run = read_run(run_dir)
     # the analysis: the one asked for here, else the run's own, else analysis=latent

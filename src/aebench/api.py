@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, Union
 
-from aebench.errors import ConfigError
+from aebench.core.errors import ConfigError
 
 #: what names a run: a folder, or a reference `trained.resolve_run` knows (`SCHEME:NAME`)
 RunRef = Union[str, Path]
@@ -70,8 +70,8 @@ def train(overrides: Sequence[str] | str = (), output_dir: str | Path | None = N
     split like a shell would); `output_dir` is the run's folder (default
     outputs/<date>/<time>/; a folder holding a finished run is refused unless
     `overwrite=true` is among the overrides). Bad input raises ConfigError before training."""
-    from aebench.config import compose
-    from aebench.train import run as run_one
+    from aebench.core.config import compose
+    from aebench.running.train import run as run_one
 
     items = _overrides(overrides)
     out = Path(output_dir) if output_dir is not None else default_output_dir()
@@ -86,7 +86,7 @@ def load(run: RunRef, device: str = "cpu") -> "Model":
     run's own config with its best checkpoint (weights_only=True), or for a filter row with its
     tuned settings; the data set is not needed. `device`: cpu, cuda or auto."""
     from aebench.restore import pick_device
-    from aebench.trained import load_net, resolve_run
+    from aebench.running.trained import load_net, resolve_run
 
     return Model(load_net(resolve_run(run)), pick_device(device))
 

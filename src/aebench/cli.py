@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from aebench.config import CONF_DIR, check_group_choices, check_keys, options, sweep_device_error
-from aebench.errors import ConfigError, Parser, fail, remove_new_folder, run_main
+from aebench.core.config import CONF_DIR, check_group_choices, check_keys, options, sweep_device_error
+from aebench.core.errors import ConfigError, Parser, fail, remove_new_folder, run_main
 
 
 def is_multirun(args: list[str]) -> bool:
@@ -135,10 +135,10 @@ def find_resume_dir(args: list[str], multirun: bool) -> Path | None:
 
 
 def _checked(folder: Path, multirun: bool) -> Path:
-    """A run folder to resume, its overrides checked as input (aebench.runfolder): only config
+    """A run folder to resume, its overrides checked as input (aebench.running.runfolder): only config
     options and values. (A sweep folder's trials run with this command's own overrides.)"""
     if not multirun:
-        from aebench.runfolder import read_overrides
+        from aebench.running.runfolder import read_overrides
 
         read_overrides(folder / ".hydra" / "overrides.yaml")
     return folder
@@ -154,10 +154,10 @@ def job(cfg):
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from aebench import noise
-    from aebench.errors import RunStopped
-    from aebench.sweep import objective, run_trial, sweep_group
-    from aebench.train import run
+    from aebench.core import noise
+    from aebench.core.errors import RunStopped
+    from aebench.running.sweep import objective, run_trial, sweep_group
+    from aebench.running.train import run
 
     noise.install()  # again in a launcher's worker process (Ray, submitit)
     hc = HydraConfig.get()
@@ -254,7 +254,7 @@ def train_help(args: list[str]) -> str:
     overrides given shape it), without importing torch."""
     from omegaconf import OmegaConf
 
-    from aebench.config import compose_plain
+    from aebench.core.config import compose_plain
 
     overrides = [a for a in args if "=" in a and not a.startswith("-")]
     try:
@@ -292,12 +292,12 @@ def train(argv: list[str]) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # optuna 2.10 on SQLAlchemy 1.4
-    from aebench import noise
+    from aebench.core import noise
 
-    noise.install()  # library lines known to be harmless (aebench/noise.py)
+    noise.install()  # library lines known to be harmless (aebench/core/noise.py)
     import hydra
 
-    from aebench import sweep
+    from aebench.running import sweep
 
     started = time.time() - 1  # file times may be rounded down to the second
     saved_argv = list(sys.argv)
@@ -517,7 +517,7 @@ def complete(words: list[str]) -> list[str]:
 
 
 def _complete_override(cur: str, before: list[str]) -> list[str]:
-    from aebench.config import options
+    from aebench.core.config import options
 
     if "=" in cur:
         key, _, value = cur.partition("=")
@@ -529,7 +529,7 @@ def _complete_override(cur: str, before: list[str]) -> list[str]:
     if "." in cur:
         from omegaconf import OmegaConf
 
-        from aebench.config import compose_plain
+        from aebench.core.config import compose_plain
 
         parent = cur.rpartition(".")[0]
         groups = [a for a in before if "=" in a and "." not in a.split("=")[0]

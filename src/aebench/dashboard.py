@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from aebench.trials import PLOT_KNOBS
+from aebench.running.trials import PLOT_KNOBS
 
 #: what the sweep panels plot: config keys PLOT_KNOBS (x axes) and summary keys (metrics.json
 #: names)
@@ -55,7 +55,7 @@ def build_workspace(entity: str, project: str, name: str = "aebench sweeps",
 
 def command(args) -> int:
     """`aebench dashboard ENTITY/PROJECT`: build the view, save or print it."""
-    from aebench.errors import fail
+    from aebench.core.errors import fail
 
     entity, sep, project = args.target.partition("/")
     if not sep or not entity or not project or "/" in project:
@@ -78,8 +78,8 @@ def command(args) -> int:
 
 
 def parser():
-    """`aebench dashboard`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
-    from aebench.errors import Parser
+    """`aebench dashboard`'s arguments (aebench.core.errors.Parser: one-line errors, examples)."""
+    from aebench.core.errors import Parser
 
     p = Parser("dashboard", "Save a W&B workspace view for aebench sweeps (needs the dashboard "
                "extra and a W&B key; --dry-run needs neither).",
@@ -96,7 +96,7 @@ def parser():
 
 def main(argv: list[str] | None = None) -> None:
     """`aebench dashboard ARGS` and `python -m aebench.dashboard ARGS` (the same code path)."""
-    from aebench.errors import run_command
+    from aebench.core.errors import run_command
 
     run_command(parser(), command, argv)
 

@@ -40,7 +40,7 @@ import matplotlib
 import numpy as np
 import torch
 
-from aebench.data.base import to_float
+from aebench.core.data.base import to_float
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -191,7 +191,7 @@ def channel_colours(c: int) -> list[str]:
 
 def psnr(clean: torch.Tensor, other: torch.Tensor) -> float:
     """Mean over items of their PSNR (data range 1); inf when every item is identical."""
-    from aebench.metrics import psnr_of_mse
+    from aebench.core.metrics import psnr_of_mse
 
     mse = ((other.double() - clean.double()) ** 2).flatten(1).mean(1)
     return float(psnr_of_mse(mse, floor=0.0).mean())
@@ -326,8 +326,8 @@ def plot_value_histogram(splits: dict[str, torch.Tensor], path: Path, title: str
 
 def explore_images(dm, out_dir: Path, data_name: str, options) -> tuple[dict, list[str]]:
     """stats.json content and figure files for image data (N, C, H, W)."""
-    from aebench.degradations import Blur
-    from aebench.errors import ConfigError
+    from aebench.core.degradations import Blur
+    from aebench.core.errors import ConfigError
 
     split_x = {s: getattr(dm, f"{s}_x") for s in SPLITS}
     split_y = {s: getattr(dm, f"{s}_y") for s in SPLITS}
@@ -397,7 +397,7 @@ def explore_images(dm, out_dir: Path, data_name: str, options) -> tuple[dict, li
         figures.append("degradations.png")
         stats["degradations"] = {
             "split": "test", "images": len(clean), "degradation": "Blur(sigma), 8-bit rounding",
-            "psnr_db": psnrs, "psnr_note": "mean over the images of 10 log10(1/MSE), data range "
+            "psnr_db": psnrs, "psnr_note": "mean per-image PSNR (aebench.core.metrics.psnr_per_image), data range "
                                            "1; null when identical to the clean images"}
     stats["files"] = {f: FILES[f] for f in figures}
     return stats, figures
@@ -473,9 +473,9 @@ def run(cfg, data_name: str = "data") -> dict:
     return the stats. `data_name` is the data config's name (conf/data/)."""
     from omegaconf import OmegaConf
 
-    from aebench import outputs
-    from aebench.loggers import build_logger, finish_wandb
-    from aebench.config import build_data, build_degradation, check_top_level
+    from aebench.running import outputs
+    from aebench.running.loggers import build_logger, finish_wandb
+    from aebench.core.config import build_data, build_degradation, check_top_level
 
     start = time.perf_counter()
     check_top_level(cfg)
@@ -531,9 +531,9 @@ def command(args) -> int:
     """`aebench eda [OVERRIDES] [--cfg job]`: the same config as a
     training run (data=, data.root=, blur=, logger=); `hydra.run.dir=DIR` picks the folder
     (default outputs/eda/<date>/<time>). A run that fails its checks leaves no folder."""
-    from aebench.errors import remove_new_folder
-    from aebench.config import check_keys, compose
-    from aebench.errors import ConfigError
+    from aebench.core.errors import remove_new_folder
+    from aebench.core.config import check_keys, compose
+    from aebench.core.errors import ConfigError
 
     overrides = list(args.overrides)
     if args.multirun or any(a.startswith("hparams_search=") for a in overrides):
@@ -559,10 +559,10 @@ def command(args) -> int:
 
 
 def parser():
-    """`aebench eda`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
+    """`aebench eda`'s arguments (aebench.core.errors.Parser: one-line errors, examples)."""
     import argparse
 
-    from aebench.errors import Parser
+    from aebench.core.errors import Parser
 
     p = Parser("eda", "Explore a data set: per-split statistics (stats.json), class balance, "
                "pixel histograms, channel correlation, samples and degradations, into "
@@ -580,7 +580,7 @@ def parser():
 
 def main(argv: list[str] | None = None) -> None:
     """`aebench eda ARGS` and `python -m aebench.eda ARGS` (the same code path)."""
-    from aebench.errors import run_command
+    from aebench.core.errors import run_command
 
     run_command(parser(), command, argv)
 

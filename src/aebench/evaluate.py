@@ -17,7 +17,7 @@ a fresh run at blur 2.0.
 
 With `-m`, every comma-separated value list is swept (all combinations): RUN_DIR/eval-<time>/
 gets one folder per evaluation (0, 1, ...) and the sweep's leaderboard.md / leaderboard.csv /
-psnr_vs_blur.png (`aebench.report.write_leaderboard`); the exit status is the number of
+psnr_vs_blur.png (`aebench.running.leaderboard.write_leaderboard`); the exit status is the number of
 evaluations that failed (each failure is in its folder's metrics.json).
 
 Overrides that would change the model (model=, model.*, latent=, depth=, lr=, loss=,
@@ -31,7 +31,7 @@ import logging
 import time
 from pathlib import Path
 
-from aebench.errors import ConfigError
+from aebench.core.errors import ConfigError
 
 log = logging.getLogger("aebench")
 
@@ -77,7 +77,7 @@ def check_overrides(extra: list[str]) -> None:
 def dropped(extra: list[str]) -> tuple[str, ...]:
     """The run's overrides these replace: the same key, and a group's settings when its option
     changes (`data=folder` drops the run's `data=...` and `data.*=...`)."""
-    from aebench.config import options
+    from aebench.core.config import options
 
     out = []
     for o in extra:
@@ -96,10 +96,10 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None,
     evaluations on the same data load it once."""
     from omegaconf import OmegaConf, open_dict
 
-    from aebench import outputs
-    from aebench.config import build, build_data, build_degradation, build_model, check_top_level
-    from aebench.train import run_record, settle_precision
-    from aebench.trained import (_apply_tuned, data_bounded, load_state, net_state, read_run,
+    from aebench.running import outputs
+    from aebench.core.config import build, build_data, build_degradation, build_model, check_top_level
+    from aebench.running.train import run_record, settle_precision
+    from aebench.running.trained import (_apply_tuned, data_bounded, load_state, net_state, read_run,
                                  run_choices)
 
     extra = [str(o) for o in extra]
@@ -204,9 +204,9 @@ def expand_sweep(extra: list[str]) -> list[list[str]]:
 
 def evaluate_sweep(run_dir, extra: list[str]) -> tuple[Path, list[dict]]:
     """One evaluation per combination into RUN_DIR/eval-<time>/<i>/, then the leaderboard."""
-    from aebench.outputs import write_json
-    from aebench.report import write_leaderboard
-    from aebench.trained import read_run
+    from aebench.running.outputs import write_json
+    from aebench.running.leaderboard import write_leaderboard
+    from aebench.running.trained import read_run
 
     check_overrides(extra)
     run = read_run(run_dir, need_checkpoint=False)
@@ -239,13 +239,13 @@ def command(args) -> int:
         if any("," in a.partition("=")[2] for a in args.overrides):
             log.info("a comma in a value is taken literally; add -m to sweep over the values")
         metrics = evaluate_run(args.run_dir, args.overrides)
-        from aebench.outputs import summary_lines
+        from aebench.running.outputs import summary_lines
 
         print("\n".join(summary_lines(metrics)))  # score, verdict, the evaluation's folder
         return 0
     sweep_dir, results = evaluate_sweep(args.run_dir, args.overrides)
-    from aebench.report import markdown
-    from aebench.trials import collect_trials
+    from aebench.running.leaderboard import markdown
+    from aebench.running.trials import collect_trials
 
     print(markdown(collect_trials([sweep_dir])))
     failed = sum(r.get("status") != "ok" for r in results)
@@ -254,8 +254,8 @@ def command(args) -> int:
 
 
 def parser():
-    """`aebench evaluate`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
-    from aebench.errors import Parser
+    """`aebench evaluate`'s arguments (aebench.core.errors.Parser: one-line errors, examples)."""
+    from aebench.core.errors import Parser
 
     p = Parser("evaluate", "Score a trained run under another degradation or data set, without "
                "training it again, into RUN_DIR/eval-<time>/ (the run's own files are untouched). "
@@ -273,7 +273,7 @@ def parser():
 
 def main(argv: list[str] | None = None) -> None:
     """`aebench evaluate ARGS` and `python -m aebench.evaluate ARGS` (the same code path)."""
-    from aebench.errors import run_command
+    from aebench.core.errors import run_command
 
     run_command(parser(), command, argv)
 

@@ -32,7 +32,7 @@ import json
 import logging
 from pathlib import Path
 
-from aebench.errors import ConfigError
+from aebench.core.errors import ConfigError
 
 log = logging.getLogger("aebench")
 FORMATS = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".pt"}
@@ -48,8 +48,8 @@ def check_inputs(loaded, n: int = CHECK_ITEMS):
     """(degraded test items (n, *item_shape) float32, where they came from)."""
     import torch
 
-    from aebench.data.base import to_float
-    from aebench.config import build
+    from aebench.core.data.base import to_float
+    from aebench.core.config import build
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -141,7 +141,7 @@ def _export_pt2(net, example, path: Path, dynamic_hw: int | None):
 def _export_torchscript(net, example, path: Path):
     import torch
 
-    from aebench.anysize import AnySize
+    from aebench.running.anysize import AnySize
 
     try:
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
@@ -171,7 +171,7 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
 
     from omegaconf import OmegaConf
 
-    from aebench.trained import load_net
+    from aebench.running.trained import load_net
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt} is not accepted; choose one of: {', '.join(FORMATS)}")
@@ -180,7 +180,7 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
         if missing:
             raise ConfigError(f"--format onnx needs {', '.join(missing)}, not installed: pip "
                               "install 'aebench[export]' (or make install)")
-    from aebench.anysize import AnySize
+    from aebench.running.anysize import AnySize
 
     loaded = load_net(run_dir)
     net = loaded.net.float().eval()
@@ -302,7 +302,7 @@ def _importable(name: str) -> bool:
 
 def command(args) -> int:
     """`aebench export RUN_DIR --format F`: export, check, say where."""
-    from aebench.errors import fail
+    from aebench.core.errors import fail
 
     from rich.console import Console
 
@@ -323,8 +323,8 @@ def command(args) -> int:
 
 
 def parser():
-    """`aebench export`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
-    from aebench.errors import Parser
+    """`aebench export`'s arguments (aebench.core.errors.Parser: one-line errors, examples)."""
+    from aebench.core.errors import Parser
 
     p = Parser("export", "Export a trained run's network with a JSON sidecar, checked against "
                "PyTorch on test items (max abs difference <= --tolerance).",
@@ -342,7 +342,7 @@ def parser():
 
 def main(argv: list[str] | None = None) -> None:
     """`aebench export ARGS` and `python -m aebench.export ARGS` (the same code path)."""
-    from aebench.errors import run_command
+    from aebench.core.errors import run_command
 
     run_command(parser(), command, argv)
 

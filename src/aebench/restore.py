@@ -424,7 +424,7 @@ def find_inputs(inputs: list[str], extensions: tuple[str, ...], out_dir: Path):
 def image_scores(restored, clean) -> tuple[float, float]:
     """(PSNR dB, SSIM) of one (C, H, W) image against the clean one: data range 1, SSIM as
     torchmetrics defines it (11 px Gaussian window, sigma 1.5), what training reports."""
-    from aebench.metrics import psnr_of_mse, ssim_per_image
+    from aebench.core.metrics import psnr_of_mse, ssim_per_image
 
     psnr = psnr_of_mse(float(((restored - clean) ** 2).mean()))
     if min(clean.shape[-2:]) < 11:
@@ -463,7 +463,7 @@ def pick_device(device: str):
     ConfigError for cuda on a machine without one, or another name."""
     import torch
 
-    from aebench.errors import ConfigError
+    from aebench.core.errors import ConfigError
 
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -484,8 +484,8 @@ def restore(run_dir, inputs: list[str], out: str | Path, degrade: bool = False,
     import numpy as np
     import torch
 
-    from aebench.errors import ConfigError
-    from aebench.trained import load_net
+    from aebench.core.errors import ConfigError
+    from aebench.running.trained import load_net
 
     if max_pixels < 1:
         raise ConfigError(f"--max-pixels={max_pixels} must be a positive integer")
@@ -571,8 +571,8 @@ def blur_detector(loaded):
     if (not loaded.image or getattr(deg, "is_range", True) or not getattr(deg, "sigma", 0)
             or getattr(loaded.net, "blind", False)):
         return None
-    from aebench import pretrained
-    from aebench.trained import load_net
+    from aebench.running import pretrained
+    from aebench.running.trained import load_net
 
     if BLIND_DETECTOR not in pretrained.names():
         return None
@@ -664,7 +664,7 @@ def command(args) -> int:
     """`aebench restore ARGS`: restore, print what was written; 2 when
     an input could not be restored (each listed with its reason)."""
     if args.list_pretrained:  # the shipped models: no run folder, no inputs needed
-        from aebench import pretrained
+        from aebench.running import pretrained
 
         print(pretrained.table())
         print("CIFAR-10 test split, mean per-image PSNR (dB); input = the degraded image as is, "
@@ -674,7 +674,7 @@ def command(args) -> int:
     missing = [what for what, ok in (("RUN_DIR", args.run_dir), ("INPUT", args.inputs),
                                      ("--out", args.out)) if not ok]
     if missing:
-        from aebench.errors import ConfigError
+        from aebench.core.errors import ConfigError
 
         raise ConfigError(f"restore needs {', '.join(missing)} (e.g. aebench restore "
                           "pretrained:wiener_unet_blur1 photo.jpg --out restored/); "
@@ -697,8 +697,8 @@ def command(args) -> int:
 
 
 def parser():
-    """`aebench restore`'s arguments (aebench.errors.Parser: one-line errors, examples)."""
-    from aebench.errors import Parser
+    """`aebench restore`'s arguments (aebench.core.errors.Parser: one-line errors, examples)."""
+    from aebench.core.errors import Parser
 
     p = Parser("restore", "Restore your own images (or sequences) with a trained run's model: "
                "outputs keep the inputs' names and sizes; never written over an input.",
@@ -731,7 +731,7 @@ def parser():
 
 def main(argv: list[str] | None = None) -> None:
     """`aebench restore ARGS` and `python -m aebench.restore ARGS` (the same code path)."""
-    from aebench.errors import run_command
+    from aebench.core.errors import run_command
 
     run_command(parser(), command, argv)
 

@@ -78,8 +78,8 @@ class TrialWorker:
 
 def _record_lost_trial(sweep_config, err: BaseException) -> None:
     """metrics.json of a trial whose worker died before it could write one."""
-    from aebench.outputs import write_json
-    from aebench.sweep import failure_record
+    from aebench.running.outputs import write_json
+    from aebench.running.sweep import failure_record
 
     out = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
     out.mkdir(parents=True, exist_ok=True)

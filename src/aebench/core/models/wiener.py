@@ -1,0 +1,76 @@
+"""Non-learned row: Wiener deconvolution with the known Gaussian blur kernel.
+
+The blur is the run's degradation (`blur`, the degradation object the config passes in: its
+`otf` is the kernel it applies, in the Fourier domain; kernel 2*ceil(3*sigma)+1, reflect
+padding), so the input is
+reflect-padded by `pad` pixels before filtering in the Fourier domain and cropped after: a
+circular filter on the unpadded image makes border artefacts that cost about 8 dB on 32x32.
+The filter is skimage.restoration.wiener's: X = conj(H) Y / (|H|^2 + balance |L|^2), with H
+the blur's transfer function and L the discrete Laplacian's. `balance` is tuned on training
+images by `tune` (the entry point calls it before testing; there is nothing to train).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aebench.core.errors import ConfigError
+from aebench.core.metrics import psnr
+from aebench.core.models.common import blur_of
+
+BALANCES = [10 ** (e / 4) for e in range(-24, 1)]  # 1e-6 .. 1, four steps a decade
+
+
+def transfer_function(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """FFT of `kernel` placed with its centre at pixel (0, 0) of an array of `shape`."""
+    arr = torch.zeros(shape, dtype=torch.float64)
+    kh, kw = kernel.shape
+    arr[:kh, :kw] = kernel
+    arr = torch.roll(arr, shifts=(-(kh // 2), -(kw // 2)), dims=(0, 1))
+    return torch.fft.fft2(arr)
+
+
+class Wiener(nn.Module):
+    def __init__(self, input_shape, blur=None, bounded: bool = True, balance: float = 1e-3,
+                 pad: int = 12):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        blur = blur_of("wiener", self.input_shape, blur)
+        if blur.is_range:  # blur=[lo,hi]: a sigma per image
+            raise ConfigError(f"model=wiener needs one blur sigma (got blur={list(blur.sigma)}): it "
+                              "inverts a known blur; give blur=1.0, or evaluate a Wiener run "
+                              "tuned at one sigma under the range (python -m aebench.evaluate)")
+        if blur.sigma <= 0:
+            raise ConfigError(f"model=wiener needs degradation=blur with blur > 0 (got blur sigma "
+                              f"{blur.sigma!r}): it inverts that blur")
+        sigma = blur.sigma
+        _, h, w = self.input_shape
+        self.sigma, self.pad = float(sigma), min(int(pad), h - 1, w - 1)  # reflect needs pad < side
+        self.code_size = int(torch.Size(self.input_shape).numel())
+        shape = (h + 2 * self.pad, w + 2 * self.pad)
+        laplacian = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]],
+                                 dtype=torch.float64)
+        otf = blur.otf(shape, dtype=torch.float64)[0]  # real, rfft2's half of the spectrum
+        full = torch.cat([otf, otf[:, 1:(shape[1] + 1) // 2].flip(1)], 1)  # real and even: mirror
+        self.register_buffer("otf", full.to(torch.complex128))
+        self.register_buffer("reg", transfer_function(laplacian, shape).abs() ** 2)
+        self.register_buffer("balance", torch.tensor(float(balance)))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+    def forward(self, x: torch.Tensor, balance: float | None = None) -> torch.Tensor:
+        b = self.balance if balance is None else balance
+        p = self.pad
+        y = torch.nn.functional.pad(x.double(), (p, p, p, p), mode="reflect")
+        filt = self.otf.conj() / (self.otf.abs() ** 2 + b * self.reg)
+        out = torch.fft.ifft2(torch.fft.fft2(y) * filt).real
+        return out[..., p:p + x.shape[-2], p:p + x.shape[-1]].to(x.dtype)
+
+    @torch.no_grad()
+    def tune(self, clean: torch.Tensor, degraded: torch.Tensor) -> dict:
+        """Pick the balance with the best mean PSNR on (clean, degraded) training pairs."""
+        scores = {b: psnr(self(degraded, b), clean) for b in BALANCES}
+        best = max(scores, key=scores.get)
+        self.balance.fill_(best)
+        return {"balance": best, "tune_psnr": scores[best]}
