@@ -13,9 +13,11 @@ conf/hydra/launcher/parallel.yaml (and ray_cluster.yaml) name `RayLauncher` belo
   GPU (Ray sets the actor's CUDA_VISIBLE_DEVICES to it) and cores for its whole life. A worker
   runs one trial after another, so torch, Lightning and CUDA start once per worker, not once
   per trial, and a GPU is never handed to another process while a trial uses it. If a worker
-  dies (killed, out of memory), its trial is recorded as failed, Ray restarts the worker and the
-  sweep goes on. `remote.max_calls: 1` instead runs every trial as a plain Ray task in a fresh
-  process (the plugin's own path).
+  dies (killed, out of memory, its node lost), its trial is recorded as failed, another worker
+  is started in its place (trials go only to workers Ray has started) and the sweep goes on;
+  trials that no live node can run (pinned with `remote.resources` to a lost node) are
+  recorded as failed instead of waited for (docs/reliability.md). `remote.max_calls: 1` instead
+  runs every trial as a plain Ray task in a fresh process (the plugin's own path).
 Hydra accepts launchers only from the `hydra_plugins` package, hence this file's place. Hydra
 imports every module there at start-up, also for a plain run, so nothing here may need the
 `sweeps` extra (hydra-ray-launcher, ray) at import.
@@ -51,17 +53,34 @@ def trial_resources(cluster: dict, num_gpus="auto") -> dict:
 
 
 def pool_size(cluster: dict, remote: dict, n_trials: int) -> int:
-    """How many trials fit at once: by GPUs when trials take GPUs, else by cores."""
-    fits = []
-    for key, resource in (("num_gpus", "GPU"), ("num_cpus", "CPU")):
-        need = remote.get(key) or 0
-        if need > 0:
-            fits.append(int(cluster.get(resource, 0) // need))
+    """How many trials fit at once: by GPUs when trials take GPUs, else by cores (and by any
+    custom resource they ask for: `remote.resources={node2: 1}` pins them to where it is)."""
+    fits = [int(cluster.get(resource, 0) // need) for resource, need in _needs(remote).items()]
     return max(1, min([n_trials, *fits]))
+
+
+def _needs(remote: dict) -> dict:
+    """What one worker asks Ray for, by resource name (custom ones: `remote.resources`)."""
+    needs = {"GPU": remote.get("num_gpus") or 0, "CPU": remote.get("num_cpus") or 0,
+             **(remote.get("resources") or {})}
+    return {k: v for k, v in needs.items() if v > 0}
+
+
+def fits_a_live_node(nodes: list[dict], remote: dict) -> bool:
+    """Whether a worker could ever start: some live node (ray.nodes()) has what it asks for.
+    False once the only nodes that had it are gone (a node lost, trials pinned to it)."""
+    return any(node.get("Alive") and all(node.get("Resources", {}).get(k, 0) >= v
+                                         for k, v in _needs(remote).items()) for node in nodes)
 
 
 class TrialWorker:
     """A Ray actor: runs trials one after another with the GPU/cores it holds for its life."""
+
+    def node(self) -> str:
+        """The Ray node this worker runs on; its answer also says the worker has started."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
 
     def run(self, hydra_context, sweep_config, task_function, singleton_state):
         from hydra_plugins.hydra_ray_launcher._launcher_util import _run_job
@@ -76,15 +95,14 @@ class TrialWorker:
                 torch.cuda.empty_cache()  # the next trial starts with the GPU's memory free
 
 
-def _record_lost_trial(sweep_config, err: BaseException) -> None:
-    """metrics.json of a trial whose worker died before it could write one."""
+def _record_lost_trial(sweep_config, error: str) -> None:
+    """metrics.json of a trial whose worker died before it could write one, or that no worker
+    could run."""
     from aebench.running.outputs import write_json
     from aebench.running.sweep import failure_record
 
     out = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
     out.mkdir(parents=True, exist_ok=True)
-    first = (str(err).strip().splitlines() or [""])[0]
-    error = f"{type(err).__name__}: the worker running this trial died ({first})"
     hydra = sweep_config.hydra
     choices = {k: v for k, v in hydra.runtime.choices.items() if not k.startswith("hydra")}
     write_json(failure_record(sweep_config, choices, list(hydra.overrides.task), out, error),
@@ -138,11 +156,27 @@ class RayLauncher(_PluginRayLauncher):
         log.info("Ray has %s; %d workers, each holding %s, run %d trials", _cpu_gpu(cluster), n,
                  remote, len(configs))
         remote.pop("max_calls", None)
-        actor = ray.remote(max_restarts=-1, **remote)(TrialWorker)
-        workers = [actor.remote() for _ in range(n)]
+        # max_restarts=0: Ray does not restart a lost worker; the loop below starts another,
+        # which gets trials once it runs (Ray's own restart got the next trials at once and
+        # failed them at once while its node was unreachable, or held them forever when no
+        # node could take it).
+        actor = ray.remote(max_restarts=0, **remote)(TrialWorker)
         state = Singleton.get_state()
-        results, queue, idle, running = [None] * len(configs), deque(range(len(configs))), \
-            list(workers), {}
+        results, queue = [None] * len(configs), deque(range(len(configs)))
+        starting, idle, running, node_of, workers, unstarted = {}, [], {}, {}, [], []
+
+        def start_worker():
+            worker = actor.remote()
+            workers.append(worker)
+            starting[worker.node.remote()] = worker
+
+        def failed(i, error):  # recorded in the trial's folder; the sweep goes on
+            _record_lost_trial(configs[i], error)
+            results[i] = JobReturn(overrides=list(job_overrides[i]),
+                                   status=JobStatus.COMPLETED, _return_value=None)
+
+        for _ in range(n):
+            start_worker()
         try:
             while queue or running:
                 while queue and idle:
@@ -150,21 +184,67 @@ class RayLauncher(_PluginRayLauncher):
                     future = worker.run.remote(self.hydra_context, configs[i],
                                                self.task_function, state)
                     running[future] = (worker, i)
-                done, _ = ray.wait(list(running), num_returns=1)
+                if queue and not running and not fits_a_live_node(ray.nodes(), remote):
+                    error = (f"no live Ray node has what a trial asks for ({_needs(remote)}); "
+                             f"the live nodes have {_resources(ray.cluster_resources())}")
+                    log.error("%d trials not run: %s", len(queue), error)
+                    for i in queue:
+                        failed(i, f"NotScheduled: {error}")
+                    break
+                if not (running or starting):  # every worker failed to start
+                    if len(unstarted) > n:
+                        log.error("%d trials not run: %s", len(queue), unstarted[-1])
+                        for i in queue:
+                            failed(i, f"NotStarted: no Ray worker could start ({unstarted[-1]})")
+                        break
+                    start_worker()
+                # trials that run end (or fail); a starting worker is waited for a while,
+                # then the nodes are looked at again (one may have gone meanwhile)
+                done, _ = ray.wait([*running, *starting], num_returns=1,
+                                   timeout=None if running else 10)
                 for future in done:
+                    if future in starting:
+                        worker = starting.pop(future)
+                        try:
+                            node_of[worker] = ray.get(future)
+                            idle.append(worker)
+                        except ray.exceptions.RayError as err:  # it never started: try again
+                            unstarted.append(f"{type(err).__name__}: {_first_line(err)}")
+                            log.warning("a Ray worker did not start: %s", unstarted[-1])
+                            ray.kill(worker, no_restart=True)
+                        continue
                     worker, i = running.pop(future)
                     try:
                         results[i] = ray.get(future)
-                    except ray.exceptions.RayError as err:  # the worker process died
-                        log.error("trial #%d lost its worker: %s", initial_job_idx + i, err)
-                        _record_lost_trial(configs[i], err)
-                        results[i] = JobReturn(overrides=list(job_overrides[i]),
-                                               status=JobStatus.COMPLETED, _return_value=None)
-                    idle.append(worker)
+                        idle.append(worker)
+                    except ray.exceptions.RayTaskError as err:  # raised past run_trial
+                        cause = err.cause if isinstance(err.cause, BaseException) else err
+                        log.error("trial #%d failed: %s", initial_job_idx + i, err)
+                        failed(i, f"{type(cause).__name__}: {_first_line(cause)}")
+                        idle.append(worker)  # the worker itself is fine
+                    except ray.exceptions.RayError as err:  # its process or its node died
+                        node = node_of.get(worker, "?")
+                        log.error("trial #%d lost its worker on Ray node %s: %s",
+                                  initial_job_idx + i, node[:12], err)
+                        failed(i, f"{type(err).__name__}: the worker running this trial died "
+                                  f"(Ray node {node[:12]}; {_first_line(err)})")
+                        ray.kill(worker, no_restart=True)  # if it still runs somewhere: stop it
+                        if queue:
+                            start_worker()  # in its place, used once Ray has started it
         finally:
             for worker in workers:
-                ray.kill(worker)
+                ray.kill(worker, no_restart=True)
         return results
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [""])[0]
+
+
+def _resources(cluster: dict) -> dict:
+    """What trials can ask for: cores, GPUs, custom resources (not memory or node ids)."""
+    return {k: v for k, v in cluster.items()
+            if not k.startswith("node:") and k not in ("memory", "object_store_memory")}
 
 
 def _cpu_gpu(cluster: dict) -> dict:
