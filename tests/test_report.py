@@ -167,3 +167,13 @@ def test_blur_plot_keeps_noise_levels_apart_and_labels_lines_by_model(tmp_path):
         noisy = "noise" in setting
         assert unet == [(1.0, 31.0 - 0.1 * noisy), (2.0, 32.0 - 0.1 * noisy)]
     assert write_leaderboard(tmp_path)["plots"][0].name == "psnr_vs_blur.png"
+
+
+def test_a_trial_run_again_with_resume_is_listed_by_its_settings_only(tmp_path):
+    """A sweep resumed after a lost trial: `resume=true` is how it ran, not a swept setting."""
+    from aebench.running.trials import collect_trials
+
+    for i, extra in enumerate(([], ["resume=true"], ["overwrite=true"])):
+        _trial(tmp_path / str(i), ["model=cnn", f"seed={i}", *extra], {"test_psnr": 20.0 + i})
+    assert sorted(map(tuple, (t["swept"] for t in collect_trials([tmp_path])))) == [
+        ("seed=0",), ("seed=1",), ("seed=2",)]

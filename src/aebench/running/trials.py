@@ -187,9 +187,14 @@ def collect_trials(dirs, evaluations: bool = False) -> list[dict]:
         t["trial"] = rel
         trials.append(t)
     common = common_overrides(trials)
-    for t in trials:
-        t["swept"] = [o for o in t["overrides"] if o not in common]
+    for t in trials:  # how a trial was run again (resume=true, overwrite=true) is not a setting
+        t["swept"] = [o for o in t["overrides"] if o not in common
+                      and str(o).split("=")[0].lstrip("+~") not in RERUN_KEYS]
     return sorted(trials, key=_sort_key)
+
+
+#: overrides that say how a run was started, not what it is: never a swept setting
+RERUN_KEYS = ("resume", "overwrite")
 
 
 def common_overrides(trials: list[dict]) -> list[str]:
