@@ -145,7 +145,9 @@ def _export_torchscript(net, example, path: Path):
 
     try:
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
-            if isinstance(net, AnySize):  # the network traced, the size logic scripted
+            if getattr(net, "scriptable", False):  # written for it (the hybrids' export form)
+                scripted = torch.jit.script(net)
+            elif isinstance(net, AnySize):  # the network traced, the size logic scripted
                 scripted = torch.jit.script(AnySize(torch.jit.trace(net.net, example,
                                                                     check_trace=False),
                                                     net.multiple))
@@ -210,20 +212,28 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
             if fmt != "pt2" and _runs(net, tiny):
                 checks.append(tiny)
     example = x[:2].clone()
+    target = exportable(net)  # what is traced; `net` (PyTorch) stays the reference
+    # the multiple the traced graph pads to (a hybrid pads inside, to its U-Net's): the bound
+    bound = getattr(target, "multiple", m) if m else None
     written = [path]
     try:
         if fmt == "onnx":
-            _export_onnx(net, example, path, m, opset)
+            _export_onnx(target, example, path, bound, opset)
             runner = _onnx_runner(path)
         elif fmt == "pt2":
-            runner = _export_pt2(net, example, path, m)
+            runner = _export_pt2(target, example, path, bound)
         else:
-            runner = _export_torchscript(net, example, path)
+            runner = _export_torchscript(target, example, path)
         diffs = []
         for xc in checks:
             with torch.inference_mode():
                 ref = net(xc).float()
-            got = runner(xc.contiguous()).float()
+            try:
+                got = runner(xc.contiguous()).float()
+            except Exception as err:  # noqa: BLE001 - the file does not run: one line
+                first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                raise ExportError(f"the exported {fmt} model fails on input {tuple(xc.shape)}: "
+                                  f"{' '.join(first.split())[:200]}") from None
             if got.shape != ref.shape:
                 raise ExportError(f"the exported {fmt} model returns shape {tuple(got.shape)} for "
                                   f"input {tuple(xc.shape)}, PyTorch {tuple(ref.shape)}")
@@ -255,7 +265,7 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
                   "value_range": [0.0, 1.0] if loaded.bounded else None,
                   "channel_order": order, "dynamic_axes": dynamic,
                   "pads_to_multiple_of": m if loaded.image and m else None,
-                  "min_side": (1 if any(c.shape[-2] == 1 for c in checks) else m + 1)
+                  "min_side": (1 if any(c.shape[-2] == 1 for c in checks) else bound + 1)
                   if loaded.image and m else None,
                   "trained_item_shape": list(loaded.item_shape)},
         "output": {"name": "output", "shape": shape, "dtype": "float32",
@@ -280,6 +290,23 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
                                  if o.domain in ("", "ai.onnx")), None)
     (path.with_name(path.name + ".json")).write_text(json.dumps(sidecar, indent=2) + "\n")
     return sidecar
+
+
+def exportable(net):
+    """The module the exporters are given for `net` (an `AnySize` or the network itself): the
+    network's own `exportable()` form where it has one, else `net`. The hybrids (WienerUNet)
+    have one: the same output for any image size, written for the exporters (no FFT, no Python
+    branch on the input's size); the check runs it against `net` itself."""
+    from aebench.anysize import AnySize
+
+    inner = net.net if isinstance(net, AnySize) else net
+    make = getattr(inner, "exportable", None)
+    if make is None:
+        return net
+    target = make().eval()
+    if isinstance(net, AnySize) and net.multiple > 1:
+        target = AnySize(target, net.multiple).eval()
+    return target
 
 
 def _runs(net, x) -> bool:

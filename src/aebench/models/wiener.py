@@ -11,6 +11,8 @@ images by `tune` (the entry point calls it before testing; there is nothing to t
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -19,6 +21,50 @@ from aebench.metrics import psnr
 from aebench.models.common import blur_of
 
 BALANCES = [10 ** (e / 4) for e in range(-24, 1)]  # 1e-6 .. 1, four steps a decade
+
+
+def cas_matrix(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(n, n) kernel of the discrete Hartley transform, cas(2 pi j k / n) = cos + sin, built
+    with tensor ops from torch.arange(n) (an exported graph builds it for any n). Symmetric, and
+    its own inverse up to n: cas @ cas = n I. Angles reduced mod n first (float32-exact)."""
+    k = torch.arange(n, device=device)
+    size = k[-1:] + 1  # n as a tensor: ONNX's remainder takes no symbolic scalar
+    angle = ((k[:, None] * k[None, :]) % size).to(dtype) * (2 * math.pi) / n
+    return torch.cos(angle) + torch.sin(angle)
+
+
+def hartley_filter(y: torch.Tensor, filt: torch.Tensor, rows: torch.Tensor,
+                   cols: torch.Tensor) -> torch.Tensor:
+    """Circular convolution of real `y` (..., H, W) with a filter given in the Fourier domain,
+    `filt` (..., H, W) on the full grid, real and even in each axis (filt[u, v] = filt[-u, v] =
+    filt[u, -v]: a blur's transfer function, a Laplacian's, a Wiener filter of both); the output
+    rows `rows` and columns `cols` only (a crop folded into the inverse transform).
+
+    Such a filter keeps each of y's four parts (even or odd along each axis) apart, so the
+    separable Hartley transform diagonalises it: out = C_H (filt * (C_H y C_W)) C_W / (H W),
+    C = `cas_matrix`. Four real matrix products: no complex numbers, no FFT, which is what lets
+    ONNX, torch.export and TorchScript take the Wiener filters at any size (`torch.fft` is
+    faster for training and restore: the same result to float rounding). The mean goes
+    around the transforms (a constant is only scaled, by filt[0, 0]): in float32 that keeps the
+    products' sums small, ~1e-5 of rfft2's on a 451 x 664 image, not ~1e-4."""
+    h, w = y.shape[-2], y.shape[-1]
+    cas_h = cas_matrix(h, y.dtype, y.device)
+    cas_w = cas_matrix(w, y.dtype, y.device)
+    mean = y.mean((-2, -1), keepdim=True)
+    spec = cas_h @ (y - mean) @ cas_w * filt / (h * w)
+    return cas_h.index_select(0, rows) @ spec @ cas_w.index_select(1, cols) \
+        + mean * filt[..., :1, :1]
+
+
+def laplacian_psd(h: int, w: int, width: int, dtype: torch.dtype,
+                  device: torch.device) -> torch.Tensor:
+    """(h, width) |L|^2, the squared transfer function of the discrete Laplacian
+    [[0,-1,0],[-1,4,-1],[0,-1,0]] on an (h, w) array, at the first `width` column frequencies
+    (w // 2 + 1: rfft2's half; w: the full grid): the Wiener filters' regulariser."""
+    u = torch.arange(h, device=device, dtype=dtype)[:, None]
+    v = torch.arange(width, device=device, dtype=dtype)[None, :]
+    lap = 4 - 2 * torch.cos(2 * math.pi * u / h) - 2 * torch.cos(2 * math.pi * v / w)
+    return lap ** 2
 
 
 def transfer_function(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

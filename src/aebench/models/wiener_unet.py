@@ -27,7 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from aebench.errors import ConfigError
+from aebench.degradations import gaussian_kernels, kernel_otf
 from aebench.models.common import UNetLayers, blur_of, positive_int
+from aebench.models.wiener import hartley_filter, laplacian_psd
 
 
 def _pad(x: torch.Tensor, top_left: tuple[int, int], bottom_right: tuple[int, int]) -> torch.Tensor:
@@ -102,11 +104,8 @@ class WienerUNet(UNetLayers, nn.Module):
         key = (shape, x.device)
         if key not in self._otfs:
             h, w = shape
-            u = torch.arange(h, device=x.device, dtype=torch.float32)[:, None]
-            v = torch.arange(w // 2 + 1, device=x.device, dtype=torch.float32)[None, :]
-            lap = 4 - 2 * torch.cos(2 * math.pi * u / h) - 2 * torch.cos(2 * math.pi * v / w)
             otf = None if self.blind else self.blur.otf(shape, device=x.device)
-            self._otfs[key] = (otf, lap ** 2)
+            self._otfs[key] = (otf, laplacian_psd(h, w, w // 2 + 1, torch.float32, x.device))
         otf, reg = self._otfs[key]
         if sigma is not None:
             otf = self.blur.otf(shape, sigma.float(), device=x.device)
@@ -165,3 +164,101 @@ class WienerUNet(UNetLayers, nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The bottleneck feature map, flattened (not a compressed code: the skips bypass it)."""
         return self._features(self._inputs(x)[0])[-1].flatten(1)
+
+    def exportable(self) -> "ExportableWienerUNet":
+        """This network as ONNX, torch.export and TorchScript take it (aebench.export): the same
+        output for any image size, from the same weights (shared)."""
+        return ExportableWienerUNet(self)
+
+
+def _reflect_index(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
+    """(before + n + after,) the indices F.pad(mode="reflect") reads from a side of n pixels
+    (valid where before, after < n; out of [0, n) otherwise)."""
+    i = torch.arange(n + before + after, device=device) - before
+    return torch.where(i < 0, -i, torch.where(i > n - 1, 2 * (n - 1) - i, i))
+
+
+def _sym_min(a: int, b: int) -> int:
+    """min of two sizes: a symbolic one (torch.export, ONNX), not a branch that fixes the size."""
+    if torch.jit.is_scripting():
+        return min(a, b)
+    return torch.sym_min(a, b)
+
+
+class ExportableWienerUNet(UNetLayers, nn.Module):
+    """`WienerUNet.forward` as the exporters take it, for any image size, on the same modules
+    and parameters (shared, not copied); `aebench export` checks that it gives WienerUNet's
+    output (FFT path) at several sizes.
+
+    - No Python branch on the input's size: both paddings (centred, to the U-Net's multiple:
+      reflect where the sides allow it, else replicate, decided as a tensor; `pad` pixels of
+      reflection before the filters, fewer on small images: torch.sym_min) are gathers with
+      index tensors, the crops too.
+    - The operators (the blur's transfer function, `kernel_otf`; the Laplacian's) are built from
+      the padded size with tensor ops at every call: no cache keyed on the size.
+    - The Wiener filters are real and even, so `wiener.hartley_filter` applies them with real
+      matrix products (cos + sin matrices built in the graph): no complex tensor, no FFT.
+    The forward scripts as it is (TorchScript)."""
+
+    scriptable = True  # aebench.export: torch.jit.script it whole (not traced)
+
+    def __init__(self, net: WienerUNet):
+        super().__init__()
+        for name in ("inc", "pool", "downs", "ups", "merges", "out"):
+            setattr(self, name, getattr(net, name))
+        self.log_balance = net.log_balance
+        self.multiple, self.pad, self.anchor = 2 ** net.depth, net.pad, net.anchor
+        self.blind, self.low, self.high = net.blind, float(net.low), float(net.high)
+        self.kernel_size = net.blur.kernel_size
+        self.features = net.features
+        # placeholders where the network has no such part (TorchScript compiles both branches)
+        self.feature_conv = net.feature_conv if net.features else nn.Identity()
+        self.feature_log_balance = net.feature_log_balance if net.features else \
+            nn.Parameter(torch.zeros(0), requires_grad=False)
+        self.head = net.head if net.blind else nn.Identity()
+        sigma = [0.0 if net.blind else float(net.blur.sigma)]  # as Blur.otf builds the kernel
+        self.register_buffer("kernel", gaussian_kernels(torch.tensor(sigma), self.kernel_size),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape[0], x.shape[1], x.shape[-2], x.shape[-1]
+        m = self.multiple  # sides padded to (h + m - 1) // m * m: torch.export sees multiples
+        ph, pw = (h + m - 1) // m * m - h, (w + m - 1) // m * m - w
+        rows = _reflect_index(h, ph // 2, ph - ph // 2, x.device)
+        cols = _reflect_index(w, pw // 2, pw - pw // 2, x.device)
+        reflect = (rows.min() >= 0) & (rows.max() < h) & (cols.min() >= 0) & (cols.max() < w)
+        rows = torch.where(reflect, rows, (torch.arange(h + ph, device=x.device) - ph // 2)
+                           .clamp(0, h - 1))
+        cols = torch.where(reflect, cols, (torch.arange(w + pw, device=x.device) - pw // 2)
+                           .clamp(0, w - 1))
+        x32 = x.float().index_select(2, rows).index_select(3, cols)
+        if self.blind:  # WienerUNet.estimate_sigma, then Blur.otf's kernels for the estimates
+            t = torch.sigmoid(self.head(x32)[:, 0])
+            kernels = gaussian_kernels(self.low + (self.high - self.low) * t, self.kernel_size)
+        else:
+            kernels = self.kernel
+        images, feats = self.deconvolve(x32, kernels)  # (N, C, K, H, W), (N, F, H, W)
+        z = torch.cat([x32, images.flatten(1, 2)] + ([feats] if self.features > 0 else []), 1)
+        out = images[:, :, self.anchor] + self.out(self._decode(self._features(z)))
+        return out.index_select(2, torch.arange(h, device=x.device) + ph // 2) \
+            .index_select(3, torch.arange(w, device=x.device) + pw // 2)
+
+    def deconvolve(self, x: torch.Tensor, kernels: torch.Tensor):
+        """WienerUNet.deconvolve, the images' deconvolutions (N, C, K, H, W) not flattened."""
+        h, w = x.shape[-2], x.shape[-1]
+        p = _sym_min(self.pad, _sym_min(h - 1, w - 1))
+        y = x.index_select(2, _reflect_index(h, p, p, x.device)) \
+            .index_select(3, _reflect_index(w, p, p, x.device))
+        hp, wp = h + 2 * p, w + 2 * p
+        otf = kernel_otf(kernels, hp, wp, wp)[:, None]  # (1 or N, 1, hp, wp): the full grid
+        reg = laplacian_psd(hp, wp, wp, x.dtype, x.device)
+        rows = torch.arange(h, device=x.device) + p
+        cols = torch.arange(w, device=x.device) + p
+        balance = self.log_balance.exp()[:, None, None]
+        filt = otf / (otf ** 2 + balance * reg)  # (1 or N, K, hp, wp)
+        images = hartley_filter(y[:, :, None], filt[:, None], rows, cols)
+        feats = images[:, 0]  # (unused without features)
+        if self.features > 0:
+            lam = self.feature_log_balance.exp()[:, None, None]
+            feats = hartley_filter(self.feature_conv(y), otf / (otf ** 2 + lam * reg), rows, cols)
+        return images, feats
