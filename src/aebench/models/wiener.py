@@ -36,23 +36,30 @@ def cas_matrix(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor
 def hartley_filter(y: torch.Tensor, filt: torch.Tensor, rows: torch.Tensor,
                    cols: torch.Tensor) -> torch.Tensor:
     """Circular convolution of real `y` (..., H, W) with a filter given in the Fourier domain,
-    `filt` (..., H, W) on the full grid, real and even in each axis (filt[u, v] = filt[-u, v] =
-    filt[u, -v]: a blur's transfer function, a Laplacian's, a Wiener filter of both); the output
-    rows `rows` and columns `cols` only (a crop folded into the inverse transform).
+    `filt` (broadcasting to y's shape) on the full grid, real and even in each axis (filt[u, v] =
+    filt[-u, v] = filt[u, -v]: a blur's transfer function, a Laplacian's, a Wiener filter of
+    both); the output rows `rows` and columns `cols` only (a crop folded into the inverse
+    transform): (..., len(rows), len(cols)).
 
     Such a filter keeps each of y's four parts (even or odd along each axis) apart, so the
     separable Hartley transform diagonalises it: out = C_H (filt * (C_H y C_W)) C_W / (H W),
-    C = `cas_matrix`. Four real matrix products: no complex numbers, no FFT, which is what lets
-    ONNX, torch.export and TorchScript take the Wiener filters at any size (`torch.fft` is
-    faster for training and restore: the same result to float rounding). The mean goes
-    around the transforms (a constant is only scaled, by filt[0, 0]): in float32 that keeps the
-    products' sums small, ~1e-5 of rfft2's on a 451 x 664 image, not ~1e-4."""
+    C = `cas_matrix`. Real matrix products (batched: exporters trace them fast): no complex
+    numbers, no FFT, which is what lets ONNX, torch.export and TorchScript take the Wiener filters
+    at any size (`torch.fft` is faster for training and restore: the same result to float
+    rounding). The mean goes around the transforms (a constant is only scaled, by filt[0, 0]):
+    in float32 that keeps the products' sums small, ~1e-5 of rfft2's on a 451 x 664 image, not
+    ~1e-4."""
     h, w = y.shape[-2], y.shape[-1]
     cas_h = cas_matrix(h, y.dtype, y.device)
     cas_w = cas_matrix(w, y.dtype, y.device)
     mean = y.mean((-2, -1), keepdim=True)
-    spec = cas_h @ (y - mean) @ cas_w * filt / (h * w)
-    return cas_h.index_select(0, rows) @ spec @ cas_w.index_select(1, cols) \
+    flat = (y - mean).reshape(-1, h, w)
+    n = flat.shape[0]
+    spec = torch.bmm(cas_h.expand(n, h, h), flat @ cas_w).reshape(y.shape) * filt / (h * w)
+    crop_h = cas_h.index_select(0, rows)  # (R, H)
+    out = torch.bmm(crop_h.expand(n, crop_h.shape[0], h),
+                    spec.reshape(n, h, w) @ cas_w.index_select(0, cols).transpose(0, 1))
+    return out.reshape(list(y.shape[:-2]) + [rows.shape[0], cols.shape[0]]) \
         + mean * filt[..., :1, :1]
 
 

@@ -171,33 +171,47 @@ class WienerUNet(UNetLayers, nn.Module):
         return ExportableWienerUNet(self)
 
 
-def _reflect_index(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
-    """(before + n + after,) the indices F.pad(mode="reflect") reads from a side of n pixels
-    (valid where before, after < n; out of [0, n) otherwise)."""
+def _gather_index(n: int, before: int, after: int, device: torch.device):
+    """(reflect, replicate): the indices F.pad(mode="reflect") and (mode="replicate") read
+    along a side of n pixels padded by `before` and `after`. Reflection is valid where both are
+    < n: then every index is in [0, n); else some are negative."""
     i = torch.arange(n + before + after, device=device) - before
-    return torch.where(i < 0, -i, torch.where(i > n - 1, 2 * (n - 1) - i, i))
+    return (n - 1) - ((n - 1) - i.abs()).abs(), i.clamp(0, n - 1)
 
 
-def _sym_min(a: int, b: int) -> int:
-    """min of two sizes: a symbolic one (torch.export, ONNX), not a branch that fixes the size."""
+def _filter_pad(pad: int, h: int, w: int, device: torch.device) -> tuple[int, int, int]:
+    """(p, h + 2p, w + 2p), p = min(pad, h - 1, w - 1): WienerUNet.deconvolve's padding and the
+    padded sizes. For the exporters, sizes read from tensors (torch.export: fresh symbols,
+    bounded by _check): as expressions of the input's size (a Min of the U-Net's multiples)
+    they made every operator's shape one, which sympy took seconds to trace and to load."""
     if torch.jit.is_scripting():
-        return min(a, b)
-    return torch.sym_min(a, b)
+        p = min(pad, min(h - 1, w - 1))
+        return p, h + 2 * p, w + 2 * p
+    sides = torch.stack([torch.arange(h, device=device)[-1], torch.arange(w, device=device)[-1]]) + 1
+    pt = (sides.min() - 1).clamp(max=pad)
+    p, hp, wp = pt.item(), (sides[0] + 2 * pt).item(), (sides[1] + 2 * pt).item()
+    for size in (p, hp, wp):
+        torch._check_is_size(size)
+    torch._check(p <= pad)
+    torch._check(hp >= 1)
+    torch._check(wp >= 1)
+    return p, hp, wp
 
 
 class ExportableWienerUNet(UNetLayers, nn.Module):
     """`WienerUNet.forward` as the exporters take it, for any image size, on the same modules
     and parameters (shared, not copied); `aebench export` checks that it gives WienerUNet's
-    output (FFT path) at several sizes.
+    output (its FFT path) at several sizes, odd ones too.
 
     - No Python branch on the input's size: both paddings (centred, to the U-Net's multiple:
       reflect where the sides allow it, else replicate, decided as a tensor; `pad` pixels of
-      reflection before the filters, fewer on small images: torch.sym_min) are gathers with
-      index tensors, the crops too.
+      reflection before the filters, fewer on small images) are gathers with index tensors, and
+      so are the crops.
     - The operators (the blur's transfer function, `kernel_otf`; the Laplacian's) are built from
       the padded size with tensor ops at every call: no cache keyed on the size.
     - The Wiener filters are real and even, so `wiener.hartley_filter` applies them with real
-      matrix products (cos + sin matrices built in the graph): no complex tensor, no FFT.
+      matrix products (cos + sin matrices built in the graph): no complex tensor, no FFT. All
+      maps (the image once per balance, the feature maps) go through one transform.
     The forward scripts as it is (TorchScript)."""
 
     scriptable = True  # aebench.export: torch.jit.script it whole (not traced)
@@ -208,6 +222,7 @@ class ExportableWienerUNet(UNetLayers, nn.Module):
             setattr(self, name, getattr(net, name))
         self.log_balance = net.log_balance
         self.multiple, self.pad, self.anchor = 2 ** net.depth, net.pad, net.anchor
+        self.balances = len(net.log_balance)
         self.blind, self.low, self.high = net.blind, float(net.low), float(net.high)
         self.kernel_size = net.blur.kernel_size
         self.features = net.features
@@ -221,44 +236,40 @@ class ExportableWienerUNet(UNetLayers, nn.Module):
                              persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape[0], x.shape[1], x.shape[-2], x.shape[-1]
+        c, h, w = x.shape[1], x.shape[-2], x.shape[-1]
         m = self.multiple  # sides padded to (h + m - 1) // m * m: torch.export sees multiples
         ph, pw = (h + m - 1) // m * m - h, (w + m - 1) // m * m - w
-        rows = _reflect_index(h, ph // 2, ph - ph // 2, x.device)
-        cols = _reflect_index(w, pw // 2, pw - pw // 2, x.device)
-        reflect = (rows.min() >= 0) & (rows.max() < h) & (cols.min() >= 0) & (cols.max() < w)
-        rows = torch.where(reflect, rows, (torch.arange(h + ph, device=x.device) - ph // 2)
-                           .clamp(0, h - 1))
-        cols = torch.where(reflect, cols, (torch.arange(w + pw, device=x.device) - pw // 2)
-                           .clamp(0, w - 1))
+        rows, rows_edge = _gather_index(h, ph // 2, ph - ph // 2, x.device)
+        cols, cols_edge = _gather_index(w, pw // 2, pw - pw // 2, x.device)
+        reflect = (rows.min() >= 0) & (cols.min() >= 0)  # as _pad: both sides allow it
+        rows, cols = torch.where(reflect, rows, rows_edge), torch.where(reflect, cols, cols_edge)
         x32 = x.float().index_select(2, rows).index_select(3, cols)
         if self.blind:  # WienerUNet.estimate_sigma, then Blur.otf's kernels for the estimates
             t = torch.sigmoid(self.head(x32)[:, 0])
             kernels = gaussian_kernels(self.low + (self.high - self.low) * t, self.kernel_size)
         else:
             kernels = self.kernel
-        images, feats = self.deconvolve(x32, kernels)  # (N, C, K, H, W), (N, F, H, W)
-        z = torch.cat([x32, images.flatten(1, 2)] + ([feats] if self.features > 0 else []), 1)
-        out = images[:, :, self.anchor] + self.out(self._decode(self._features(z)))
+        maps = self.deconvolve(x32, kernels)  # (N, C*K + F, H, W)
+        k = self.balances
+        anchor = maps[:, self.anchor:c * k:k]  # channel-major: image c at balance i is c*K + i
+        out = anchor + self.out(self._decode(self._features(torch.cat([x32, maps], 1))))
         return out.index_select(2, torch.arange(h, device=x.device) + ph // 2) \
             .index_select(3, torch.arange(w, device=x.device) + pw // 2)
 
-    def deconvolve(self, x: torch.Tensor, kernels: torch.Tensor):
-        """WienerUNet.deconvolve, the images' deconvolutions (N, C, K, H, W) not flattened."""
-        h, w = x.shape[-2], x.shape[-1]
-        p = _sym_min(self.pad, _sym_min(h - 1, w - 1))
-        y = x.index_select(2, _reflect_index(h, p, p, x.device)) \
-            .index_select(3, _reflect_index(w, p, p, x.device))
-        hp, wp = h + 2 * p, w + 2 * p
+    def deconvolve(self, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+        """WienerUNet.deconvolve's two outputs, concatenated: (N, C*K + F, H, W)."""
+        c, h, w = x.shape[1], x.shape[-2], x.shape[-1]
+        p, hp, wp = _filter_pad(self.pad, h, w, x.device)
+        y = x.index_select(2, _gather_index(h, p, hp - h - p, x.device)[0]) \
+            .index_select(3, _gather_index(w, p, wp - w - p, x.device)[0])
         otf = kernel_otf(kernels, hp, wp, wp)[:, None]  # (1 or N, 1, hp, wp): the full grid
         reg = laplacian_psd(hp, wp, wp, x.dtype, x.device)
-        rows = torch.arange(h, device=x.device) + p
-        cols = torch.arange(w, device=x.device) + p
         balance = self.log_balance.exp()[:, None, None]
-        filt = otf / (otf ** 2 + balance * reg)  # (1 or N, K, hp, wp)
-        images = hartley_filter(y[:, :, None], filt[:, None], rows, cols)
-        feats = images[:, 0]  # (unused without features)
+        filt = (otf / (otf ** 2 + balance * reg)).repeat(1, c, 1, 1)  # (1 or N, C*K, hp, wp)
+        maps = y[:, :, None].expand(-1, -1, self.balances, -1, -1).flatten(1, 2)
         if self.features > 0:
             lam = self.feature_log_balance.exp()[:, None, None]
-            feats = hartley_filter(self.feature_conv(y), otf / (otf ** 2 + lam * reg), rows, cols)
-        return images, feats
+            filt = torch.cat([filt, otf / (otf ** 2 + lam * reg)], 1)
+            maps = torch.cat([maps, self.feature_conv(y)], 1)
+        return hartley_filter(maps, filt, torch.arange(h, device=x.device) + p,
+                              torch.arange(w, device=x.device) + p)
