@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aebench.errors import ConfigError
 from aebench.degradations import gaussian_kernels, kernel_otf
+from aebench.errors import ConfigError
 from aebench.models.common import UNetLayers, blur_of, positive_int
-from aebench.models.wiener import hartley_filter, laplacian_psd
+from aebench.models.wiener import filter_pad, hartley_filter, laplacian_psd, pad_index
 
 
 def _pad(x: torch.Tensor, top_left: tuple[int, int], bottom_right: tuple[int, int]) -> torch.Tensor:
@@ -171,33 +171,6 @@ class WienerUNet(UNetLayers, nn.Module):
         return ExportableWienerUNet(self)
 
 
-def _gather_index(n: int, before: int, after: int, device: torch.device):
-    """(reflect, replicate): the indices F.pad(mode="reflect") and (mode="replicate") read
-    along a side of n pixels padded by `before` and `after`. Reflection is valid where both are
-    < n: then every index is in [0, n); else some are negative."""
-    i = torch.arange(n + before + after, device=device) - before
-    return (n - 1) - ((n - 1) - i.abs()).abs(), i.clamp(0, n - 1)
-
-
-def _filter_pad(pad: int, h: int, w: int, device: torch.device) -> tuple[int, int, int]:
-    """(p, h + 2p, w + 2p), p = min(pad, h - 1, w - 1): WienerUNet.deconvolve's padding and the
-    padded sizes. For the exporters, sizes read from tensors (torch.export: fresh symbols,
-    bounded by _check): as expressions of the input's size (a Min of the U-Net's multiples)
-    they made every operator's shape one, which sympy took seconds to trace and to load."""
-    if torch.jit.is_scripting():
-        p = min(pad, min(h - 1, w - 1))
-        return p, h + 2 * p, w + 2 * p
-    sides = torch.stack([torch.arange(h, device=device)[-1], torch.arange(w, device=device)[-1]]) + 1
-    pt = (sides.min() - 1).clamp(max=pad)
-    p, hp, wp = pt.item(), (sides[0] + 2 * pt).item(), (sides[1] + 2 * pt).item()
-    for size in (p, hp, wp):
-        torch._check_is_size(size)
-    torch._check(p <= pad)
-    torch._check(hp >= 1)
-    torch._check(wp >= 1)
-    return p, hp, wp
-
-
 class ExportableWienerUNet(UNetLayers, nn.Module):
     """`WienerUNet.forward` as the exporters take it, for any image size, on the same modules
     and parameters (shared, not copied); `aebench export` checks that it gives WienerUNet's
@@ -239,8 +212,8 @@ class ExportableWienerUNet(UNetLayers, nn.Module):
         c, h, w = x.shape[1], x.shape[-2], x.shape[-1]
         m = self.multiple  # sides padded to (h + m - 1) // m * m: torch.export sees multiples
         ph, pw = (h + m - 1) // m * m - h, (w + m - 1) // m * m - w
-        rows, rows_edge = _gather_index(h, ph // 2, ph - ph // 2, x.device)
-        cols, cols_edge = _gather_index(w, pw // 2, pw - pw // 2, x.device)
+        rows, rows_edge = pad_index(h, ph // 2, ph - ph // 2, x.device)
+        cols, cols_edge = pad_index(w, pw // 2, pw - pw // 2, x.device)
         reflect = (rows.min() >= 0) & (cols.min() >= 0)  # as _pad: both sides allow it
         rows, cols = torch.where(reflect, rows, rows_edge), torch.where(reflect, cols, cols_edge)
         x32 = x.float().index_select(2, rows).index_select(3, cols)
@@ -259,9 +232,9 @@ class ExportableWienerUNet(UNetLayers, nn.Module):
     def deconvolve(self, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
         """WienerUNet.deconvolve's two outputs, concatenated: (N, C*K + F, H, W)."""
         c, h, w = x.shape[1], x.shape[-2], x.shape[-1]
-        p, hp, wp = _filter_pad(self.pad, h, w, x.device)
-        y = x.index_select(2, _gather_index(h, p, hp - h - p, x.device)[0]) \
-            .index_select(3, _gather_index(w, p, wp - w - p, x.device)[0])
+        p, hp, wp = filter_pad(self.pad, h, w, x.device)
+        y = x.index_select(2, pad_index(h, p, hp - h - p, x.device)[0]) \
+            .index_select(3, pad_index(w, p, wp - w - p, x.device)[0])
         otf = kernel_otf(kernels, hp, wp, wp)[:, None]  # (1 or N, 1, hp, wp): the full grid
         reg = laplacian_psd(hp, wp, wp, x.dtype, x.device)
         balance = self.log_balance.exp()[:, None, None]
