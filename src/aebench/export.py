@@ -15,12 +15,24 @@ the input at the bottom and right to the multiple the network's strides need
 graph takes any height and width (pt2: from `min_side`, torch.export's bound; onnx and
 torchscript: from 1 pixel) and gives `aebench restore`'s output.
 
+The hybrids (model=wiener_unet, wiener_unet_blind, the pretrained:wiener_unet_* weights) and the
+Wiener filter (model=wiener) are exported in their own export form (`exportable()`, on the same
+weights): the same output at any size, written for the exporters. The Wiener filters are real
+and even, so a separable Hartley transform (cos + sin matrices built in the graph from the
+padded size) applies them with real matrix products: no complex tensor (the ONNX exporter
+translates them only in part: the hybrids' spectra stopped it);
+the paddings are index gathers and the padded sizes tensors, so there is no Python branch or
+cache on the input's size, which torch.export and TorchScript cannot follow. Training and
+`aebench restore` keep the FFT (2-7x faster on a CPU); the check below runs the export form's
+file against that network, so it proves the two agree (~1e-5 on float32 hybrids).
+
 The check: the exported file is loaded (ONNX Runtime, torch.export.load or torch.jit.load) and
 run on 8 test items of the run's data set, degraded as in testing (8 seeded random items when
 the data set is not on this machine), and at a second batch size and, for fully convolutional
 networks, at two other image sizes (one with odd sides); the max abs difference to the PyTorch
-network is printed and must be <= 1e-4 (--tolerance), else the export fails. A network that cannot be exported (the Wiener filter's
-complex FFT in ONNX, say) gets one line saying why, exit 2; nothing is left behind.
+network is printed and must be <= 1e-4 (--tolerance), else the export fails. A network that
+cannot be exported (an operator the exporter has no translation for, say), or whose file fails
+or differs in the check, gets one line saying why, exit 2; nothing is left behind.
 
 ONNX needs the `export` extra (onnx, onnxscript, onnxruntime), which `make install` includes.
 """
@@ -95,7 +107,7 @@ def _export_onnx(net, example, path: Path, dynamic_hw: int | None, opset: int | 
         lines = [ln for ln in str(err).splitlines() if ln.strip()]
         first = next((ln for ln in lines if "Error" in ln or "not supported" in ln),
                      lines[0] if lines else type(err).__name__)
-        raise ExportError(f"{type(net).__name__} cannot be exported to ONNX: "
+        raise ExportError(f"{_name(net)} cannot be exported to ONNX: "
                           f"{' '.join(first.split())[:240]}") from None
 
 
@@ -127,7 +139,7 @@ def _export_pt2(net, example, path: Path, dynamic_hw: int | None):
         torch.export.save(program, str(path))
     except Exception as err:  # noqa: BLE001 - any exporter failure is one line
         lines = [ln for ln in str(err).splitlines() if ln.strip()]
-        raise ExportError(f"{type(net).__name__} cannot be exported with torch.export: "
+        raise ExportError(f"{_name(net)} cannot be exported with torch.export: "
                           f"{' '.join((lines or [type(err).__name__])[0].split())[:240]}") \
             from None
     module = torch.export.load(str(path)).module()
@@ -156,7 +168,7 @@ def _export_torchscript(net, example, path: Path):
         scripted.save(str(path))
     except Exception as err:  # noqa: BLE001
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ExportError(f"{type(net).__name__} cannot be exported to TorchScript: "
+        raise ExportError(f"{_name(net)} cannot be exported to TorchScript: "
                           f"{first[:240]}") from None
     loaded = torch.jit.load(str(path), map_location="cpu")
 
@@ -191,8 +203,8 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
     x, source = check_inputs(loaded)
     # the shapes the exported file is checked at: the test items, another batch size, and for
     # fully convolutional networks two other image sizes, one with odd sides (height and width
-    # are dynamic only when this one network takes any size: a Wiener filter is rebuilt per
-    # size, so it is not); such a network is exported inside AnySize: pad, run, crop
+    # are dynamic only when this one network takes any size: a network with a dense layer
+    # does not); such a network is exported inside AnySize: pad, run, crop
     checks = [x, x[:3]]
     m = loaded.multiple if loaded.image else None
     if m:
@@ -307,6 +319,15 @@ def exportable(net):
     if isinstance(net, AnySize) and net.multiple > 1:
         target = AnySize(target, net.multiple).eval()
     return target
+
+
+def _name(net) -> str:
+    """The network's class name for messages: inside AnySize, its own name for an export form
+    (ExportableWienerUNet: WienerUNet)."""
+    from aebench.anysize import AnySize
+
+    inner = net.net if isinstance(net, AnySize) else net
+    return type(inner).__name__.removeprefix("Exportable")
 
 
 def _runs(net, x) -> bool:

@@ -85,17 +85,18 @@ def pad_index(n: int, before: int, after: int, device: torch.device):
 
 def filter_pad(pad: int, h: int, w: int, device: torch.device) -> tuple[int, int, int]:
     """(p, h + 2p, w + 2p), p = min(pad, h - 1, w - 1): the Wiener filters' reflect padding
-    (models wiener and wiener_unet) and the padded sizes. For the exporters, sizes read from tensors (torch.export: fresh symbols,
-    bounded by _check): as expressions of the input's size (a Min of the U-Net's multiples)
-    they made every operator's shape one, which sympy took seconds to trace and to load."""
+    (models wiener and wiener_unet) and the padded sizes. Traced for an exporter, sizes read
+    from tensors (torch.export: fresh symbols, bounded by _check; as expressions of the input's
+    size, a Min of the U-Net's multiples, they made every operator's shape one, which sympy took
+    seconds to trace and to load); scripted, Python ints."""
     if torch.jit.is_scripting():
         p = min(pad, min(h - 1, w - 1))
         return p, h + 2 * p, w + 2 * p
-    sides = torch.stack([torch.arange(h, device=device)[-1], torch.arange(w, device=device)[-1]]) + 1
+    sides = torch.stack([torch.arange(h, device=device)[-1],
+                         torch.arange(w, device=device)[-1]]) + 1
     pt = (sides.min() - 1).clamp(max=pad)
     p, hp, wp = pt.item(), (sides[0] + 2 * pt).item(), (sides[1] + 2 * pt).item()
-    for size in (p, hp, wp):
-        torch._check_is_size(size)
+    torch._check(p >= 0)
     torch._check(p <= pad)
     torch._check(hp >= 1)
     torch._check(wp >= 1)
