@@ -1,10 +1,12 @@
 """Export a trained run's network for use outside aebench: ONNX, torch.export (pt2) or TorchScript,
 plus a JSON sidecar.
 
-    aebench export RUN_DIR --format onnx|pt2|torchscript [--out FILE]
+    aebench export RUN_DIR [--format onnx|pt2|torchscript] [--out FILE]
 
-Writes RUN_DIR/export/<model>.onnx (.pt2 for torch.export, .pt for TorchScript) unless --out
-says where, and next to it FILE.json: input name, shape and layout (NCHW images, NTF
+Writes RUN_DIR/export/<model>.onnx (the default format; .pt2 for torch.export, .pt for
+TorchScript) unless --out says where (a shipped model, pretrained:NAME, lives inside the
+installed package: outputs/pretrained-NAME-export/ in the current directory), and next to it
+FILE.json: input name, shape and layout (NCHW images, NTF
 sequences), dtype, value range ([0, 1] for images), channel order, which axes are dynamic (the
 batch always; height and width too for fully convolutional networks), the degradation it was
 trained to undo, the run's test scores next to its baseline, and the check.
@@ -57,15 +59,20 @@ class ExportError(Exception):
 
 
 def check_inputs(loaded, n: int = CHECK_ITEMS):
-    """(degraded test items (n, *item_shape) float32, where they came from)."""
+    """(degraded test items (n, *item_shape) float32, where they came from). The data set is
+    read where it is on this machine, never downloaded for this (CIFAR-10: 170 MB)."""
     import torch
+    from omegaconf import OmegaConf
 
     from aebench.data.base import to_float
     from aebench.config import build
 
     try:
+        data = loaded.cfg.data
+        if "download" in data:
+            data = OmegaConf.merge(data, {"download": False})
         with contextlib.redirect_stdout(io.StringIO()):
-            dm = build(loaded.cfg.data)
+            dm = build(data)
             dm.prepare_data()
             dm.setup("fit")
         x = to_float(dm.test_x[:n]).float()
@@ -198,7 +205,7 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
 
     loaded = load_net(run_dir)
     net = loaded.net.float().eval()
-    path = Path(out) if out else loaded.run.run_dir / "export" / f"{loaded.name}{FORMATS[fmt]}"
+    path = Path(out) if out else default_out(loaded.run.run_dir, loaded.name, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     x, source = check_inputs(loaded)
     # the shapes the exported file is checked at: the test items, another batch size, and for
@@ -330,6 +337,18 @@ def _name(net) -> str:
     return type(inner).__name__.removeprefix("Exportable")
 
 
+def default_out(run_dir, model: str, fmt: str) -> Path:
+    """Where the export goes without --out: RUN_DIR/export/<model><ext>; for a shipped model
+    (`pretrained:NAME`, a folder inside the installed package: not the place)
+    outputs/pretrained-NAME-export/ in the current directory, as `aebench evaluate` does."""
+    from aebench import pretrained
+
+    run_dir, name = Path(run_dir), f"{model}{FORMATS[fmt]}"
+    if run_dir.resolve().parent == pretrained.HERE.resolve():
+        return Path("outputs") / f"pretrained-{run_dir.name}-export" / name
+    return run_dir / "export" / name
+
+
 def _runs(net, x) -> bool:
     """Whether `net` (PyTorch) takes `x` at all."""
     import torch
@@ -361,8 +380,8 @@ def command(args) -> int:
             sidecar = export(args.run_dir, args.format, args.out, args.tolerance, args.opset)
     except ExportError as err:
         fail(str(err))
-    path = (Path(args.out) if args.out else
-            Path(sidecar["run_dir"]) / "export" / sidecar["file"]).absolute()
+    path = (Path(args.out) if args.out else default_out(
+        sidecar["run_dir"], sidecar["model"], args.format)).absolute()
     check = sidecar["check"]
     print(f"max abs difference to PyTorch: {check['max_abs_diff']:.3g} (<= {check['tolerance']:g}; "
           f"{check['runtime']} on {check['items']})")
@@ -377,11 +396,14 @@ def parser():
     p = Parser("export", "Export a trained run's network with a JSON sidecar, checked against "
                "PyTorch on test items (max abs difference <= --tolerance).",
                ["aebench export RUN_DIR --format onnx",
-                "aebench export RUN_DIR --format pt2 --out model.pt2"])
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run or sweep trial folder")
-    p.add_argument("--format", required=True, choices=sorted(FORMATS))
+                "aebench export RUN_DIR --format pt2 --out model.pt2",
+                "aebench export pretrained:wiener_unet_blur1 --format torchscript"])
+    p.add_argument("run_dir", metavar="RUN_DIR",
+                   help="a finished run or sweep trial folder, or pretrained:NAME")
+    p.add_argument("--format", default="onnx", choices=sorted(FORMATS),
+                   help="default onnx")
     p.add_argument("--out", help="file to write (default RUN_DIR/export/<model>.<format's "
-                                 "extension>)")
+                                 "extension>; pretrained:NAME: outputs/pretrained-NAME-export/)")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest accepted abs difference to PyTorch (default 1e-4)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: torch's)")
