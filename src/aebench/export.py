@@ -44,6 +44,7 @@ import contextlib
 import io
 import json
 import logging
+import warnings
 from pathlib import Path
 
 from aebench.errors import ConfigError
@@ -177,7 +178,9 @@ def _export_torchscript(net, example, path: Path):
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ExportError(f"{_name(net)} cannot be exported to TorchScript: "
                           f"{first[:240]}") from None
-    loaded = torch.jit.load(str(path), map_location="cpu")
+    with warnings.catch_warnings():  # torch.jit.load's deprecation notice: not this export's
+        warnings.simplefilter("ignore", FutureWarning)
+        loaded = torch.jit.load(str(path), map_location="cpu")
 
     def run(x):
         with torch.no_grad():
