@@ -8,6 +8,10 @@ circular filter on the unpadded image makes border artefacts that cost about 8 d
 The filter is skimage.restoration.wiener's: X = conj(H) Y / (|H|^2 + balance |L|^2), with H
 the blur's transfer function and L the discrete Laplacian's. `balance` is tuned on training
 images by `tune` (the entry point calls it before testing; there is nothing to train).
+
+The real-valued spectral code below (`hartley_filter`, `cas_matrix`, `laplacian_psd`, the padding
+indices) is what the exported Wiener filters of this model and of models/wiener_unet.py run:
+the filter is real and even, so a Hartley transform applies it with real matrix products.
 """
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ learn what deconvolution cannot do (the ringing and the 8-bit and sensor noise i
    image's sigma in [lo, hi] and the deconvolutions use the estimate (the transfer function is
    differentiable in sigma, so the head trains with the image loss); `estimate_sigma` returns it.
 Fully convolutional: any image size (padded internally to a multiple of 2**depth, cropped back).
+`exportable()` is the same network as ONNX, torch.export and TorchScript take it (what `aebench
+export` writes): the filters as a real Hartley transform, no FFT, no Python branch on the size.
 """
 from __future__ import annotations
 
