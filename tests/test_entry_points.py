@@ -119,7 +119,7 @@ def test_fast_paths_import_neither_torch_nor_hydra(tmp_path):
     """--help, --version and the argparse subcommands' --help and errors (eda and analyze
     excepted: their modules import torch) in one real process."""
     code = ("import sys, contextlib, io\nfrom aebench.cli import main\n"
-            f"for argv in {[['--help'], ['--version'], ['completion', 'bash'], ['restor']] + [[n, '--help'] for n in ('restore', 'evaluate', 'export', 'report', 'dashboard', 'completion')] + [['export', 'RUN']]!r}:\n"
+            f"for argv in {[['--help'], ['--version'], ['completion', 'bash'], ['restor']] + [[n, '--help'] for n in ('restore', 'evaluate', 'export', 'report', 'dashboard', 'completion')] + [['export', 'RUN', '--format', 'gif']]!r}:\n"
             "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
             "        try:\n            main(argv)\n        except SystemExit:\n            pass\n"
             "print(sorted(m for m in ('torch', 'hydra', 'pytorch_lightning') if m in sys.modules))")

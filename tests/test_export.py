@@ -131,3 +131,73 @@ def test_an_export_that_differs_from_pytorch_is_refused_and_leaves_no_file(tmp_p
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "differs from PyTorch by up to 0.001" in lines[0], lines
     assert list(tmp_path.iterdir()) == []
+
+
+HYBRID = "pretrained:wiener_unet_blur1"  # ships with the package: no training, no data
+
+
+def exported(fmt: str, path):
+    """The exported file at `path` as a function of a batch, in its own runtime."""
+    if fmt == "onnx":
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return lambda x: torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+    module = torch.export.load(str(path)).module() if fmt == "pt2" else torch.jit.load(str(path))
+    return lambda x: module(x).detach()
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "pt2", pytest.param("onnx", marks=pytest.mark.skipif(
+    not HAS_ORT, reason="onnx/onnxscript/onnxruntime not installed (pip install 'aebench[export]')"))])
+def test_hybrid_exports_and_gives_restores_output_at_odd_sizes(tmp_path, fmt, monkeypatch):
+    """The shipped hybrid (Wiener filters by FFT inside, then a U-Net) exports in each format
+    (its export form: a real Hartley transform, no size-dependent Python); the check passed
+    against the FFT network, and the file restores an odd-sized image as `aebench restore`.
+    Without --out a shipped model's file goes to outputs/ here, not into the package."""
+    monkeypatch.chdir(tmp_path)
+    if fmt == "torchscript":
+        assert export_main(HYBRID, "--format", fmt) == 0
+        out = tmp_path / "outputs" / "pretrained-wiener_unet_blur1-export" / "wiener_unet.pt"
+    else:
+        out = tmp_path / f"w.{fmt}"
+        assert export_main(HYBRID, "--format", fmt, "--out", out) == 0
+    side = json.loads(out.with_name(out.name + ".json").read_text())
+    assert side["network"] == "WienerUNet" and side["check"]["max_abs_diff"] <= 1e-4
+    assert side["input"]["dynamic_axes"] == {"0": "batch", "2": "height", "3": "width"}
+    assert [2, 3, 37, 39] in side["check"]["shapes"]  # checked at odd sides
+    assert side["input"]["min_side"] == (5 if fmt == "pt2" else 1)  # pt2: the U-Net's 4, + 1
+    x = torch.rand(1, 3, 37, 23)
+    assert (exported(fmt, out)(x).clamp(0, 1) - restored(HYBRID, x)).abs().max() <= 1e-4
+
+
+def test_wiener_filter_exports_at_any_size(tmp_path):
+    """model=wiener (tuned at 32 x 32) exports with dynamic height and width through the same
+    real-valued code, float64 inside: restore's output at an odd size."""
+    run = trained_run("wiener")
+    assert export_main(run, "--format", "torchscript", "--out", tmp_path / "w.pt") == 0
+    side = json.loads((tmp_path / "w.pt.json").read_text())
+    assert side["input"]["dynamic_axes"] == {"0": "batch", "2": "height", "3": "width"}
+    assert side["check"]["max_abs_diff"] <= 1e-6
+    x = torch.rand(2, 3, 37, 23)
+    got = torch.jit.load(str(tmp_path / "w.pt"))(x).clamp(0, 1)
+    assert (got - restored(run, x)).abs().max() <= 1e-6
+
+
+def test_an_exported_file_that_fails_in_the_check_gets_one_line(tmp_path, capsys, monkeypatch):
+    import aebench.export as export
+
+    real = export._export_torchscript
+
+    def breaks_at_other_sizes(net, example, path):
+        runner = real(net, example, path)
+
+        def run(x):
+            if x.shape[-2:] != example.shape[-2:]:
+                raise RuntimeError("shape mismatch in the traced graph\nmore detail")
+            return runner(x)
+        return run
+    monkeypatch.setattr(export, "_export_torchscript", breaks_at_other_sizes)
+    assert export_main(trained_run("cnn"), "--format", "torchscript", "--out", tmp_path / "m.pt") == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "fails on input" in lines[0] and "shape mismatch" in lines[0]
+    assert list(tmp_path.iterdir()) == []

@@ -179,3 +179,37 @@ def test_restore_warns_when_an_input_does_not_look_blurred_at_the_models_sigma(t
     warned = [r.getMessage() for r in caplog.records if "does not look blurred" in r.getMessage()]
     assert len(warned) == 1 and "sharp.png" in warned[0] and "pretrained:wiener_unet_blind" in warned[0]
     assert (tmp_path / "out" / "sharp.png").is_file()  # warned, still restored as asked
+
+
+def test_hartley_filter_is_the_fft_filter():
+    """A real filter even in each axis (a Wiener filter of the blur) applied by the Hartley
+    transform (the export form's) is rfft2/irfft2's, to float64 rounding; the crop folds in."""
+    from aebench.core.models.wiener import hartley_filter, laplacian_psd
+
+    blur = Blur(1.0)
+    y = torch.rand(2, 3, 37, 24, dtype=torch.float64)
+    filt = lambda otf, reg: otf / (otf ** 2 + 1e-3 * reg)  # noqa: E731
+    half = filt(blur.otf((37, 24), dtype=torch.float64),
+                laplacian_psd(37, 24, 13, torch.float64, y.device))
+    expected = torch.fft.irfft2(torch.fft.rfft2(y) * half, s=(37, 24))[..., 5:30, 2:20]
+    full = filt(blur.otf((37, 24), dtype=torch.float64, full=True),
+                laplacian_psd(37, 24, 24, torch.float64, y.device))
+    got = hartley_filter(y, full, torch.arange(5, 30), torch.arange(2, 20))
+    assert torch.allclose(got, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["wiener_unet", "wiener_unet_blind", "wiener"])
+def test_export_form_gives_the_networks_output_at_any_size(compose_cfg, model):
+    """`exportable()` (what aebench export traces: no FFT, no Python branch on the size) gives
+    the network's output at sizes with odd, tiny and unequal sides, also scripted."""
+    blur = "blur=[0,2]" if model.endswith("blind") else "blur=1.0"
+    net = build(compose_cfg(f"model={model}", blur, "latent=8").model.net,
+                input_shape=(3, 32, 32)).eval()
+    form = net.exportable().eval()
+    scripted = torch.jit.script(form)
+    for shape in ((2, 3, 32, 32), (1, 3, 37, 23), (1, 3, 5, 3), (2, 3, 2, 9)):
+        x = Blur(1.0)(torch.rand(shape)) if min(shape[2:]) > 3 else torch.rand(shape)
+        with torch.no_grad():
+            ref = net(x)
+            assert (form(x) - ref).abs().max() <= 1e-5, shape
+            assert (scripted(x) - ref).abs().max() <= 1e-5, shape

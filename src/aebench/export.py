@@ -1,10 +1,12 @@
 """Export a trained run's network for use outside aebench: ONNX, torch.export (pt2) or TorchScript,
 plus a JSON sidecar.
 
-    aebench export RUN_DIR --format onnx|pt2|torchscript [--out FILE]
+    aebench export RUN_DIR [--format onnx|pt2|torchscript] [--out FILE]
 
-Writes RUN_DIR/export/<model>.onnx (.pt2 for torch.export, .pt for TorchScript) unless --out
-says where, and next to it FILE.json: input name, shape and layout (NCHW images, NTF
+Writes RUN_DIR/export/<model>.onnx (the default format; .pt2 for torch.export, .pt for
+TorchScript) unless --out says where (a shipped model, pretrained:NAME, lives inside the
+installed package: outputs/pretrained-NAME-export/ in the current directory), and next to it
+FILE.json: input name, shape and layout (NCHW images, NTF
 sequences), dtype, value range ([0, 1] for images), channel order, which axes are dynamic (the
 batch always; height and width too for fully convolutional networks), the degradation it was
 trained to undo, the run's test scores next to its baseline, and the check.
@@ -15,12 +17,24 @@ the input at the bottom and right to the multiple the network's strides need
 graph takes any height and width (pt2: from `min_side`, torch.export's bound; onnx and
 torchscript: from 1 pixel) and gives `aebench restore`'s output.
 
+The hybrids (model=wiener_unet, wiener_unet_blind, the pretrained:wiener_unet_* weights) and the
+Wiener filter (model=wiener) are exported in their own export form (`exportable()`, on the same
+weights): the same output at any size, written for the exporters. The Wiener filters are real
+and even, so a separable Hartley transform (cos + sin matrices built in the graph from the
+padded size) applies them with real matrix products: no complex tensor (the ONNX exporter
+translates them only in part: the hybrids' spectra stopped it);
+the paddings are index gathers and the padded sizes tensors, so there is no Python branch or
+cache on the input's size, which torch.export and TorchScript cannot follow. Training and
+`aebench restore` keep the FFT (2-7x faster on a CPU); the check below runs the export form's
+file against that network, so it proves the two agree (~1e-5 on float32 hybrids).
+
 The check: the exported file is loaded (ONNX Runtime, torch.export.load or torch.jit.load) and
 run on 8 test items of the run's data set, degraded as in testing (8 seeded random items when
 the data set is not on this machine), and at a second batch size and, for fully convolutional
 networks, at two other image sizes (one with odd sides); the max abs difference to the PyTorch
-network is printed and must be <= 1e-4 (--tolerance), else the export fails. A network that cannot be exported (the Wiener filter's
-complex FFT in ONNX, say) gets one line saying why, exit 2; nothing is left behind.
+network is printed and must be <= 1e-4 (--tolerance), else the export fails. A network that
+cannot be exported (an operator the exporter has no translation for, say), or whose file fails
+or differs in the check, gets one line saying why, exit 2; nothing is left behind.
 
 ONNX needs the `export` extra (onnx, onnxscript, onnxruntime), which `make install` includes.
 """
@@ -30,6 +44,7 @@ import contextlib
 import io
 import json
 import logging
+import warnings
 from pathlib import Path
 
 from aebench.core.errors import ConfigError
@@ -45,15 +60,20 @@ class ExportError(Exception):
 
 
 def check_inputs(loaded, n: int = CHECK_ITEMS):
-    """(degraded test items (n, *item_shape) float32, where they came from)."""
+    """(degraded test items (n, *item_shape) float32, where they came from). The data set is
+    read where it is on this machine, never downloaded for this (CIFAR-10: 170 MB)."""
     import torch
+    from omegaconf import OmegaConf
 
     from aebench.core.data.base import to_float
     from aebench.core.config import build
 
     try:
+        data = loaded.cfg.data
+        if "download" in data:
+            data = OmegaConf.merge(data, {"download": False})
         with contextlib.redirect_stdout(io.StringIO()):
-            dm = build(loaded.cfg.data)
+            dm = build(data)
             dm.prepare_data()
             dm.setup("fit")
         x = to_float(dm.test_x[:n]).float()
@@ -95,7 +115,7 @@ def _export_onnx(net, example, path: Path, dynamic_hw: int | None, opset: int | 
         lines = [ln for ln in str(err).splitlines() if ln.strip()]
         first = next((ln for ln in lines if "Error" in ln or "not supported" in ln),
                      lines[0] if lines else type(err).__name__)
-        raise ExportError(f"{type(net).__name__} cannot be exported to ONNX: "
+        raise ExportError(f"{_name(net)} cannot be exported to ONNX: "
                           f"{' '.join(first.split())[:240]}") from None
 
 
@@ -127,7 +147,7 @@ def _export_pt2(net, example, path: Path, dynamic_hw: int | None):
         torch.export.save(program, str(path))
     except Exception as err:  # noqa: BLE001 - any exporter failure is one line
         lines = [ln for ln in str(err).splitlines() if ln.strip()]
-        raise ExportError(f"{type(net).__name__} cannot be exported with torch.export: "
+        raise ExportError(f"{_name(net)} cannot be exported with torch.export: "
                           f"{' '.join((lines or [type(err).__name__])[0].split())[:240]}") \
             from None
     module = torch.export.load(str(path)).module()
@@ -145,7 +165,9 @@ def _export_torchscript(net, example, path: Path):
 
     try:
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
-            if isinstance(net, AnySize):  # the network traced, the size logic scripted
+            if getattr(net, "scriptable", False):  # written for it (the hybrids' export form)
+                scripted = torch.jit.script(net)
+            elif isinstance(net, AnySize):  # the network traced, the size logic scripted
                 scripted = torch.jit.script(AnySize(torch.jit.trace(net.net, example,
                                                                     check_trace=False),
                                                     net.multiple))
@@ -154,9 +176,11 @@ def _export_torchscript(net, example, path: Path):
         scripted.save(str(path))
     except Exception as err:  # noqa: BLE001
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ExportError(f"{type(net).__name__} cannot be exported to TorchScript: "
+        raise ExportError(f"{_name(net)} cannot be exported to TorchScript: "
                           f"{first[:240]}") from None
-    loaded = torch.jit.load(str(path), map_location="cpu")
+    with warnings.catch_warnings():  # torch.jit.load's deprecation notice: not this export's
+        warnings.simplefilter("ignore", FutureWarning)
+        loaded = torch.jit.load(str(path), map_location="cpu")
 
     def run(x):
         with torch.no_grad():
@@ -184,13 +208,13 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
 
     loaded = load_net(run_dir)
     net = loaded.net.float().eval()
-    path = Path(out) if out else loaded.run.run_dir / "export" / f"{loaded.name}{FORMATS[fmt]}"
+    path = Path(out) if out else default_out(loaded.run.run_dir, loaded.name, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     x, source = check_inputs(loaded)
     # the shapes the exported file is checked at: the test items, another batch size, and for
     # fully convolutional networks two other image sizes, one with odd sides (height and width
-    # are dynamic only when this one network takes any size: a Wiener filter is rebuilt per
-    # size, so it is not); such a network is exported inside AnySize: pad, run, crop
+    # are dynamic only when this one network takes any size: a network with a dense layer
+    # does not); such a network is exported inside AnySize: pad, run, crop
     checks = [x, x[:3]]
     m = loaded.multiple if loaded.image else None
     if m:
@@ -210,20 +234,28 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
             if fmt != "pt2" and _runs(net, tiny):
                 checks.append(tiny)
     example = x[:2].clone()
+    target = exportable(net)  # what is traced; `net` (PyTorch) stays the reference
+    # the multiple the traced graph pads to (a hybrid pads inside, to its U-Net's): the bound
+    bound = getattr(target, "multiple", m) if m else None
     written = [path]
     try:
         if fmt == "onnx":
-            _export_onnx(net, example, path, m, opset)
+            _export_onnx(target, example, path, bound, opset)
             runner = _onnx_runner(path)
         elif fmt == "pt2":
-            runner = _export_pt2(net, example, path, m)
+            runner = _export_pt2(target, example, path, bound)
         else:
-            runner = _export_torchscript(net, example, path)
+            runner = _export_torchscript(target, example, path)
         diffs = []
         for xc in checks:
             with torch.inference_mode():
                 ref = net(xc).float()
-            got = runner(xc.contiguous()).float()
+            try:
+                got = runner(xc.contiguous()).float()
+            except Exception as err:  # noqa: BLE001 - the file does not run: one line
+                first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                raise ExportError(f"the exported {fmt} model fails on input {tuple(xc.shape)}: "
+                                  f"{' '.join(first.split())[:200]}") from None
             if got.shape != ref.shape:
                 raise ExportError(f"the exported {fmt} model returns shape {tuple(got.shape)} for "
                                   f"input {tuple(xc.shape)}, PyTorch {tuple(ref.shape)}")
@@ -255,7 +287,7 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
                   "value_range": [0.0, 1.0] if loaded.bounded else None,
                   "channel_order": order, "dynamic_axes": dynamic,
                   "pads_to_multiple_of": m if loaded.image and m else None,
-                  "min_side": (1 if any(c.shape[-2] == 1 for c in checks) else m + 1)
+                  "min_side": (1 if any(c.shape[-2] == 1 for c in checks) else bound + 1)
                   if loaded.image and m else None,
                   "trained_item_shape": list(loaded.item_shape)},
         "output": {"name": "output", "shape": shape, "dtype": "float32",
@@ -280,6 +312,44 @@ def export(run_dir, fmt: str, out: str | Path | None = None, tolerance: float = 
                                  if o.domain in ("", "ai.onnx")), None)
     (path.with_name(path.name + ".json")).write_text(json.dumps(sidecar, indent=2) + "\n")
     return sidecar
+
+
+def exportable(net):
+    """The module the exporters are given for `net` (an `AnySize` or the network itself): the
+    network's own `exportable()` form where it has one, else `net`. The hybrids (WienerUNet)
+    have one: the same output for any image size, written for the exporters (no FFT, no Python
+    branch on the input's size); the check runs it against `net` itself."""
+    from aebench.running.anysize import AnySize
+
+    inner = net.net if isinstance(net, AnySize) else net
+    make = getattr(inner, "exportable", None)
+    if make is None:
+        return net
+    target = make().eval()
+    if isinstance(net, AnySize) and net.multiple > 1:
+        target = AnySize(target, net.multiple).eval()
+    return target
+
+
+def _name(net) -> str:
+    """The network's class name for messages: inside AnySize, its own name for an export form
+    (ExportableWienerUNet: WienerUNet)."""
+    from aebench.running.anysize import AnySize
+
+    inner = net.net if isinstance(net, AnySize) else net
+    return type(inner).__name__.removeprefix("Exportable")
+
+
+def default_out(run_dir, model: str, fmt: str) -> Path:
+    """Where the export goes without --out: RUN_DIR/export/<model><ext>; for a shipped model
+    (`pretrained:NAME`, a folder inside the installed package: not the place)
+    outputs/pretrained-NAME-export/ in the current directory, as `aebench evaluate` does."""
+    from aebench.running import pretrained
+
+    run_dir, name = Path(run_dir), f"{model}{FORMATS[fmt]}"
+    if run_dir.resolve().parent == pretrained.HERE.resolve():
+        return Path("outputs") / f"pretrained-{run_dir.name}-export" / name
+    return run_dir / "export" / name
 
 
 def _runs(net, x) -> bool:
@@ -313,8 +383,8 @@ def command(args) -> int:
             sidecar = export(args.run_dir, args.format, args.out, args.tolerance, args.opset)
     except ExportError as err:
         fail(str(err))
-    path = (Path(args.out) if args.out else
-            Path(sidecar["run_dir"]) / "export" / sidecar["file"]).absolute()
+    path = (Path(args.out) if args.out else default_out(
+        sidecar["run_dir"], sidecar["model"], args.format)).absolute()
     check = sidecar["check"]
     print(f"max abs difference to PyTorch: {check['max_abs_diff']:.3g} (<= {check['tolerance']:g}; "
           f"{check['runtime']} on {check['items']})")
@@ -329,11 +399,14 @@ def parser():
     p = Parser("export", "Export a trained run's network with a JSON sidecar, checked against "
                "PyTorch on test items (max abs difference <= --tolerance).",
                ["aebench export RUN_DIR --format onnx",
-                "aebench export RUN_DIR --format pt2 --out model.pt2"])
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run or sweep trial folder")
-    p.add_argument("--format", required=True, choices=sorted(FORMATS))
+                "aebench export RUN_DIR --format pt2 --out model.pt2",
+                "aebench export pretrained:wiener_unet_blur1 --format torchscript"])
+    p.add_argument("run_dir", metavar="RUN_DIR",
+                   help="a finished run or sweep trial folder, or pretrained:NAME")
+    p.add_argument("--format", default="onnx", choices=sorted(FORMATS),
+                   help="default onnx")
     p.add_argument("--out", help="file to write (default RUN_DIR/export/<model>.<format's "
-                                 "extension>)")
+                                 "extension>; pretrained:NAME: outputs/pretrained-NAME-export/)")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest accepted abs difference to PyTorch (default 1e-4)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: torch's)")

@@ -194,6 +194,22 @@ def reflect_band(kernels: torch.Tensor, n: int) -> torch.Tensor:
         2, cols.expand(shape), kernels[:, None, :].expand(shape).contiguous())
 
 
+def kernel_otf(kernels: torch.Tensor, h: int, w: int, width: int) -> torch.Tensor:
+    """(N, h, width) transfer functions of the separable 2-D kernels outer(k, k), one per row k of
+    `kernels` (N, size) (odd size, symmetric, centred), on an (h, w) array (circular convolution,
+    the kernel centred at pixel (0, 0)): real, the product of two 1-D cosine sums, at the first
+    `width` column frequencies (w // 2 + 1: rfft2's half; w: the full grid, even in each axis).
+    Tensor ops on the sizes only: it traces for any h, w (the exported hybrids build it in their
+    graph) and scripts."""
+    half = kernels.shape[1] // 2
+    taps = torch.arange(-half, half + 1, dtype=kernels.dtype, device=kernels.device)
+    rows = torch.arange(h, dtype=kernels.dtype, device=kernels.device)
+    cols = torch.arange(width, dtype=kernels.dtype, device=kernels.device)
+    cos_h = torch.cos(2 * math.pi * torch.outer(taps, rows) / h)  # (taps, freqs): cos(2 pi t f / n)
+    cos_w = torch.cos(2 * math.pi * torch.outer(taps, cols) / w)
+    return (kernels @ cos_h)[:, :, None] * (kernels @ cos_w)[:, None, :]
+
+
 class Blur(Degradation):
     """Gaussian blur per channel (kernel 2*ceil(3*sigma)+1, reflect padding), then noise, then 8-bit rounding.
 
@@ -241,29 +257,24 @@ class Blur(Degradation):
         return not self.is_range and super().same_every_epoch()
 
     def otf(self, shape: tuple[int, int], sigmas: torch.Tensor | None = None,
-            dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+            dtype: torch.dtype = torch.float32, device=None, full: bool = False) -> torch.Tensor:
         """The blur as a Fourier-domain operator: its transfer function on an (H, W) array
         (circular convolution, the kernel centred at pixel (0, 0)), laid out as `torch.fft.rfft2`
-        lays out a real (H, W) array: (N, H, W // 2 + 1), real. One row per sigma of `sigmas`
-        (N,), or (1, ...) for the run's own sigma. A Gaussian kernel is symmetric and separable,
-        so the transfer function is real, the product of two 1-D cosine sums of this blur's
-        kernels: differentiable in `sigmas` (a blind restorer feeds its estimates in). Deconvolving
-        restorers (models/wiener.py, models/wiener_unet.py) ask for it here, so that they invert
-        exactly the kernel this degradation applies."""
+        lays out a real (H, W) array: (N, H, W // 2 + 1), real (`full`: all W columns, as
+        `torch.fft.fft2`). One row per sigma of `sigmas` (N,), or (1, ...) for the run's own
+        sigma. A Gaussian kernel is symmetric and separable, so the transfer function is real,
+        the product of two 1-D cosine sums of this blur's kernels (`kernel_otf`): differentiable
+        in `sigmas` (a blind restorer feeds its estimates in). Deconvolving restorers
+        (models/wiener.py, models/wiener_unet.py) ask for it here, so that they invert exactly
+        the kernel this degradation applies."""
         if sigmas is None:
             if self.is_range:
                 raise ConfigError(f"blur={self.sigma} draws a sigma per image: give the sigmas "
                                   "(an estimate of each image's blur) to invert it")
             sigmas = torch.tensor([float(self.sigma)], dtype=dtype, device=device)
         kernels = gaussian_kernels(sigmas.to(dtype=dtype, device=device), self.kernel_size)
-        half = self.kernel_size // 2
-        taps = torch.arange(-half, half + 1, dtype=dtype, device=kernels.device)
         h, w = shape
-
-        def cosines(n: int, freqs: int) -> torch.Tensor:  # (taps, freqs): cos(2 pi t f / n)
-            f = torch.arange(freqs, dtype=dtype, device=kernels.device)
-            return torch.cos(2 * math.pi * torch.outer(taps, f) / n)
-        return (kernels @ cosines(h, h))[:, :, None] * (kernels @ cosines(w, w // 2 + 1))[:, None, :]
+        return kernel_otf(kernels, h, w, w if full else w // 2 + 1)
 
     def _bands_for(self, sigmas: torch.Tensor, x: torch.Tensor):
         """(rows (N or 1, 1, H, H), cols (N or 1, 1, W, W)) for images like `x`."""

@@ -17,6 +17,8 @@ learn what deconvolution cannot do (the ringing and the 8-bit and sensor noise i
    image's sigma in [lo, hi] and the deconvolutions use the estimate (the transfer function is
    differentiable in sigma, so the head trains with the image loss); `estimate_sigma` returns it.
 Fully convolutional: any image size (padded internally to a multiple of 2**depth, cropped back).
+`exportable()` is the same network as ONNX, torch.export and TorchScript take it (what `aebench
+export` writes): the filters as a real Hartley transform, no FFT, no Python branch on the size.
 """
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aebench.core.degradations import gaussian_kernels, kernel_otf
 from aebench.core.errors import ConfigError
 from aebench.core.models.common import UNetLayers, blur_of, positive_int
+from aebench.core.models.wiener import filter_pad, hartley_filter, laplacian_psd, pad_index
 
 
 def _pad(x: torch.Tensor, top_left: tuple[int, int], bottom_right: tuple[int, int]) -> torch.Tensor:
@@ -102,11 +106,8 @@ class WienerUNet(UNetLayers, nn.Module):
         key = (shape, x.device)
         if key not in self._otfs:
             h, w = shape
-            u = torch.arange(h, device=x.device, dtype=torch.float32)[:, None]
-            v = torch.arange(w // 2 + 1, device=x.device, dtype=torch.float32)[None, :]
-            lap = 4 - 2 * torch.cos(2 * math.pi * u / h) - 2 * torch.cos(2 * math.pi * v / w)
             otf = None if self.blind else self.blur.otf(shape, device=x.device)
-            self._otfs[key] = (otf, lap ** 2)
+            self._otfs[key] = (otf, laplacian_psd(h, w, w // 2 + 1, torch.float32, x.device))
         otf, reg = self._otfs[key]
         if sigma is not None:
             otf = self.blur.otf(shape, sigma.float(), device=x.device)
@@ -165,3 +166,85 @@ class WienerUNet(UNetLayers, nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The bottleneck feature map, flattened (not a compressed code: the skips bypass it)."""
         return self._features(self._inputs(x)[0])[-1].flatten(1)
+
+    def exportable(self) -> "ExportableWienerUNet":
+        """This network as ONNX, torch.export and TorchScript take it (aebench.export): the same
+        output for any image size, from the same weights (shared)."""
+        return ExportableWienerUNet(self)
+
+
+class ExportableWienerUNet(UNetLayers, nn.Module):
+    """`WienerUNet.forward` as the exporters take it, for any image size, on the same modules
+    and parameters (shared, not copied); `aebench export` checks that it gives WienerUNet's
+    output (its FFT path) at several sizes, odd ones too.
+
+    - No Python branch on the input's size: both paddings (centred, to the U-Net's multiple:
+      reflect where the sides allow it, else replicate, decided as a tensor; `pad` pixels of
+      reflection before the filters, fewer on small images) are gathers with index tensors, and
+      so are the crops.
+    - The operators (the blur's transfer function, `kernel_otf`; the Laplacian's) are built from
+      the padded size with tensor ops at every call: no cache keyed on the size.
+    - The Wiener filters are real and even, so `wiener.hartley_filter` applies them with real
+      matrix products (cos + sin matrices built in the graph): no complex tensor, no FFT. All
+      maps (the image once per balance, the feature maps) go through one transform.
+    The forward scripts as it is (TorchScript)."""
+
+    scriptable = True  # aebench.export: torch.jit.script it whole (not traced)
+
+    def __init__(self, net: WienerUNet):
+        super().__init__()
+        for name in ("inc", "pool", "downs", "ups", "merges", "out"):
+            setattr(self, name, getattr(net, name))
+        self.log_balance = net.log_balance
+        self.multiple, self.pad, self.anchor = 2 ** net.depth, net.pad, net.anchor
+        self.balances = len(net.log_balance)
+        self.blind, self.low, self.high = net.blind, float(net.low), float(net.high)
+        self.kernel_size = net.blur.kernel_size
+        self.features = net.features
+        # placeholders where the network has no such part (TorchScript compiles both branches)
+        self.feature_conv = net.feature_conv if net.features else nn.Identity()
+        self.feature_log_balance = net.feature_log_balance if net.features else \
+            nn.Parameter(torch.zeros(0), requires_grad=False)
+        self.head = net.head if net.blind else nn.Identity()
+        sigma = [0.0 if net.blind else float(net.blur.sigma)]  # as Blur.otf builds the kernel
+        self.register_buffer("kernel", gaussian_kernels(torch.tensor(sigma), self.kernel_size),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, h, w = x.shape[1], x.shape[-2], x.shape[-1]
+        m = self.multiple  # sides padded to (h + m - 1) // m * m: torch.export sees multiples
+        ph, pw = (h + m - 1) // m * m - h, (w + m - 1) // m * m - w
+        rows, rows_edge = pad_index(h, ph // 2, ph - ph // 2, x.device)
+        cols, cols_edge = pad_index(w, pw // 2, pw - pw // 2, x.device)
+        reflect = (rows.min() >= 0) & (cols.min() >= 0)  # as _pad: both sides allow it
+        rows, cols = torch.where(reflect, rows, rows_edge), torch.where(reflect, cols, cols_edge)
+        x32 = x.float().index_select(2, rows).index_select(3, cols)
+        if self.blind:  # WienerUNet.estimate_sigma, then Blur.otf's kernels for the estimates
+            t = torch.sigmoid(self.head(x32)[:, 0])
+            kernels = gaussian_kernels(self.low + (self.high - self.low) * t, self.kernel_size)
+        else:
+            kernels = self.kernel
+        maps = self.deconvolve(x32, kernels)  # (N, C*K + F, H, W)
+        k = self.balances
+        anchor = maps[:, self.anchor:c * k:k]  # channel-major: image c at balance i is c*K + i
+        out = anchor + self.out(self._decode(self._features(torch.cat([x32, maps], 1))))
+        return out.index_select(2, torch.arange(h, device=x.device) + ph // 2) \
+            .index_select(3, torch.arange(w, device=x.device) + pw // 2)
+
+    def deconvolve(self, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+        """WienerUNet.deconvolve's two outputs, concatenated: (N, C*K + F, H, W)."""
+        c, h, w = x.shape[1], x.shape[-2], x.shape[-1]
+        p, hp, wp = filter_pad(self.pad, h, w, x.device)
+        y = x.index_select(2, pad_index(h, p, hp - h - p, x.device)[0]) \
+            .index_select(3, pad_index(w, p, wp - w - p, x.device)[0])
+        otf = kernel_otf(kernels, hp, wp, wp)[:, None]  # (1 or N, 1, hp, wp): the full grid
+        reg = laplacian_psd(hp, wp, wp, x.dtype, x.device)
+        balance = self.log_balance.exp()[:, None, None]
+        filt = (otf / (otf ** 2 + balance * reg)).repeat(1, c, 1, 1)  # (1 or N, C*K, hp, wp)
+        maps = y[:, :, None].expand(-1, -1, self.balances, -1, -1).flatten(1, 2)
+        if self.features > 0:
+            lam = self.feature_log_balance.exp()[:, None, None]
+            filt = torch.cat([filt, otf / (otf ** 2 + lam * reg)], 1)
+            maps = torch.cat([maps, self.feature_conv(y)], 1)
+        return hartley_filter(maps, filt, torch.arange(h, device=x.device) + p,
+                              torch.arange(w, device=x.device) + p)
