@@ -147,8 +147,12 @@ def exported(fmt: str, path):
     return lambda x: module(x).detach()
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "pt2", pytest.param("onnx", marks=pytest.mark.skipif(
-    not HAS_ORT, reason="onnx/onnxscript/onnxruntime not installed (pip install 'aebench[export]')"))])
+# torchscript in the fast suite; pt2 and onnx (10-25 s each: torch.export / torch.onnx on this
+# graph) with the slow tests. The export form itself is checked against the FFT network in
+# test_hybrid.py at odd sizes in every run.
+@pytest.mark.parametrize("fmt", ["torchscript", pytest.param("pt2", marks=pytest.mark.slow),
+                                 pytest.param("onnx", marks=[pytest.mark.slow, pytest.mark.skipif(
+    not HAS_ORT, reason="onnx/onnxscript/onnxruntime not installed (pip install 'aebench[export]')")])])
 def test_hybrid_exports_and_gives_restores_output_at_odd_sizes(tmp_path, fmt, monkeypatch):
     """The shipped hybrid (Wiener filters by FFT inside, then a U-Net) exports in each format
     (its export form: a real Hartley transform, no size-dependent Python); the check passed

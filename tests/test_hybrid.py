@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -213,3 +214,17 @@ def test_export_form_gives_the_networks_output_at_any_size(compose_cfg, model):
             ref = net(x)
             assert (form(x) - ref).abs().max() <= 1e-5, shape
             assert (scripted(x) - ref).abs().max() <= 1e-5, shape
+
+
+def test_a_shipped_model_is_never_written_into_however_it_is_named(tmp_path):
+    """`pretrained:NAME` and its folder inside the package (what `aebench.load(...).run_dir` holds)
+    both send evaluate's and export's files to outputs/, never into the installed package."""
+    from aebench.export import default_out
+    from aebench.running import pretrained
+
+    name = pretrained.names()[0]
+    for ref in (f"pretrained:{name}", pretrained.folder(name), str(pretrained.folder(name))):
+        assert pretrained.shipped_name(ref) == name
+        assert default_out(ref, "m", "onnx") == Path("outputs") / f"pretrained-{name}-export" / "m.onnx"
+    assert pretrained.shipped_name(tmp_path) is None
+    assert default_out(tmp_path, "m", "pt2") == tmp_path / "export" / "m.pt2"

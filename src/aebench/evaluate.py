@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from aebench.core.errors import ConfigError
+from aebench.running import pretrained
 
 log = logging.getLogger("aebench")
 
@@ -109,9 +110,9 @@ def evaluate_run(run_dir, extra: list[str], out: Path | None = None,
         raise ConfigError(f"{run.run_dir} holds no finished run (metrics.json with test "
                           "results); give the folder of a run that ended")
     stamp = f"eval-{datetime.datetime.now():%Y-%m-%d_%H-%M-%S-%f}"
-    shipped = str(run_dir).startswith("pretrained:")  # inside the installed package: not there
+    shipped = pretrained.shipped_name(run_dir)  # inside the installed package: not there
     out = Path(out) if out is not None else (
-        Path("outputs") / f"{str(run_dir).replace(':', '-')}-{stamp}" if shipped
+        Path("outputs") / f"pretrained-{shipped}-{stamp}" if shipped is not None
         else run.run_dir / stamp)
     own = run.compose().cfg  # knobs settled by compose
     model_node = OmegaConf.to_container(own.model, resolve=True)  # the model as trained

@@ -346,10 +346,11 @@ def default_out(run_dir, model: str, fmt: str) -> Path:
     outputs/pretrained-NAME-export/ in the current directory, as `aebench evaluate` does."""
     from aebench.running import pretrained
 
-    run_dir, name = Path(run_dir), f"{model}{FORMATS[fmt]}"
-    if run_dir.resolve().parent == pretrained.HERE.resolve():
-        return Path("outputs") / f"pretrained-{run_dir.name}-export" / name
-    return run_dir / "export" / name
+    name = f"{model}{FORMATS[fmt]}"
+    shipped = pretrained.shipped_name(run_dir)
+    if shipped is not None:
+        return Path("outputs") / f"pretrained-{shipped}-export" / name
+    return Path(run_dir) / "export" / name
 
 
 def _runs(net, x) -> bool:

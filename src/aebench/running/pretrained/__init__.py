@@ -34,6 +34,16 @@ def folder(name: str) -> Path:
     return HERE / name
 
 
+def shipped_name(run_dir) -> str | None:
+    """NAME when `run_dir` is a shipped model (`pretrained:NAME`, or its folder here, which is
+    inside the installed package: never a place to write into); else None."""
+    text = str(run_dir)
+    if text.startswith("pretrained:"):
+        return text.removeprefix("pretrained:")
+    path = Path(run_dir).resolve()
+    return path.name if path.parent == HERE.resolve() else None
+
+
 def table() -> str:
     """One line per shipped model: name, model, degradation, test PSNR beside the baselines."""
     rows = [f"{'name':<28} {'model':<18} {'trained on':<34} {'test PSNR':>9} {'input':>7} "
