@@ -107,15 +107,6 @@ def filter_pad(pad: int, h: int, w: int, device: torch.device) -> tuple[int, int
     return p, hp, wp
 
 
-def transfer_function(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """FFT of `kernel` placed with its centre at pixel (0, 0) of an array of `shape`."""
-    arr = torch.zeros(shape, dtype=torch.float64)
-    kh, kw = kernel.shape
-    arr[:kh, :kw] = kernel
-    arr = torch.roll(arr, shifts=(-(kh // 2), -(kw // 2)), dims=(0, 1))
-    return torch.fft.fft2(arr)
-
-
 class Wiener(nn.Module):
     def __init__(self, input_shape, blur=None, bounded: bool = True, balance: float = 1e-3,
                  pad: int = 12):
@@ -141,11 +132,9 @@ class Wiener(nn.Module):
 
     def _operators(self, shape: tuple[int, int]):
         """(H complex128, |L|^2 float64) on the padded grid `shape`, full spectrum."""
-        laplacian = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]],
-                                 dtype=torch.float64)
         otf = self.blur.otf(shape, dtype=torch.float64)[0]  # real, rfft2's half of the spectrum
         full = torch.cat([otf, otf[:, 1:(shape[1] + 1) // 2].flip(1)], 1)  # real and even: mirror
-        return full.to(torch.complex128), transfer_function(laplacian, shape).abs() ** 2
+        return full.to(torch.complex128), laplacian_psd(*shape, shape[1], torch.float64, otf.device)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1)
