@@ -32,6 +32,13 @@ def test_env(**extra) -> dict:
     return env
 
 
+def sweep_dir(tmp_path: Path) -> Path:
+    """The one sweep folder a test's `-m` run made under tmp_path/multirun/<date>/<time>."""
+    dirs = list((tmp_path / "multirun").glob("*/*"))
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
 def run_main(main, args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     """Call a command's `main(argv)` in this process, in `cwd`, with the environment a user's
     shell would give it (test_env); returns what a subprocess run would: exit status, stdout,

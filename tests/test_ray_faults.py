@@ -184,12 +184,6 @@ def cluster():
         assert not left, f"Ray processes left: {[_cmdline(p)[:100] for p in left]}"
 
 
-def _sweep_dir(tmp_path: Path) -> Path:
-    dirs = list((tmp_path / "multirun").glob("*/*"))
-    assert len(dirs) == 1, dirs
-    return dirs[0]
-
-
 def _trials(sweep: Path) -> list[dict]:
     trials = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     return [json.loads((t / "metrics.json").read_text()) for t in trials]
@@ -215,7 +209,7 @@ def test_a_lost_worker_node_fails_its_trial_the_others_finish_and_resume_reruns_
     args = ["-m", "hydra/launcher=ray_cluster", "seed=1,2,3,4", *TRIAL]
     res, lost_pid = cluster.sweep(tmp_path, *args, lose=node2)
     assert res.returncode == 1, res.stdout[-4000:]
-    sweep = _sweep_dir(tmp_path)
+    sweep = conftest.sweep_dir(tmp_path)
     trials = _trials(sweep)
     failed = [t for t in trials if t["status"] == "failed"]
     assert [t["status"] for t in trials].count("ok") == 3 and len(failed) == 1, trials
@@ -227,7 +221,7 @@ def test_a_lost_worker_node_fails_its_trial_the_others_finish_and_resume_reruns_
     kept = {k: v for k, v in _stamps(sweep).items() if k != Path(failed[0]["output_dir"]).name}
     res, _ = cluster.sweep(tmp_path, *args, "resume=true")
     assert res.returncode == 0, res.stdout[-4000:]
-    assert _sweep_dir(tmp_path) == sweep
+    assert conftest.sweep_dir(tmp_path) == sweep
     assert {k: v for k, v in _stamps(sweep).items() if k in kept} == kept  # not run again
     assert [t["status"] for t in _trials(sweep)] == ["ok"] * 4
     assert "4 trials: 4 ok, 0 failed, 0 unfinished" in res.stdout
@@ -245,7 +239,7 @@ def test_trials_pinned_to_a_lost_node_are_recorded_failed_not_waited_for(cluster
     first_done = lambda: any((tmp_path / "multirun").glob("*/*/0/metrics.json"))  # noqa: E731
     res, _ = cluster.sweep(tmp_path, *args, lose=node2, when=first_done)
     assert res.returncode == 2, res.stdout[-4000:]
-    sweep = _sweep_dir(tmp_path)
+    sweep = conftest.sweep_dir(tmp_path)
     trials = _trials(sweep)
     assert [t["status"] for t in trials] == ["ok", "failed", "failed"], trials
     assert "the worker running this trial died" in trials[1]["error"]

@@ -31,12 +31,6 @@ def fresh_ray():
         ray.shutdown()
 
 
-def _sweep_dir(tmp_path: Path) -> Path:
-    dirs = list((tmp_path / "multirun").glob("*/*"))
-    assert len(dirs) == 1, dirs
-    return dirs[0]
-
-
 def _trials(sweep: Path) -> list[dict]:
     trials = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     for t in trials:
@@ -55,7 +49,7 @@ def test_parallel_sweep_runs_two_cpu_workers_and_writes_a_leaderboard(run_cli, t
     res = run_cli("-m", "hydra/launcher=parallel", "hydra.launcher.ray.init.num_cpus=2",
                   "latent=4,8", "blur=0.5,1.0", *TINY[:1], *TINY[2:], "logger=wandb", timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
-    sweep = _sweep_dir(tmp_path)
+    sweep = conftest.sweep_dir(tmp_path)
     trials = _trials(sweep)
     assert [(t["latent"], t["blur"]) for t in trials] == [(4, 0.5), (4, 1.0), (8, 0.5), (8, 1.0)]
     assert all(t["status"] == "ok" and t["trial"]["threads"] == 1 for t in trials)
@@ -78,7 +72,7 @@ def test_gpu_trials_get_one_device_each_never_shared_while_running(run_cli, tmp_
                   "hydra.launcher.ray.init.num_cpus=4", "seed=1,2,3,4,5,6,7,8", *TINY,
                   "logger=none", timeout=400)
     assert res.returncode == 0, res.stderr[-3000:]
-    trials = [t["trial"] for t in _trials(_sweep_dir(tmp_path))]
+    trials = [t["trial"] for t in _trials(conftest.sweep_dir(tmp_path))]
     assert len(trials) == 8
     assert all(t["cuda_visible_devices"] in {"0", "1", "2", "3"} for t in trials)
     assert {t["cuda_visible_devices"] for t in trials} == {"0", "1", "2", "3"}
@@ -100,7 +94,7 @@ def test_a_fractional_gpu_share_packs_trials_onto_one_gpu(run_cli, tmp_path):
                   "hydra.launcher.ray.init.num_cpus=2", "hydra.launcher.ray.remote.num_gpus=0.5",
                   "seed=1,2,3,4", *TINY, "logger=none", timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
-    trials = [t["trial"] for t in _trials(_sweep_dir(tmp_path))]
+    trials = [t["trial"] for t in _trials(conftest.sweep_dir(tmp_path))]
     assert len(trials) == 4 and {t["cuda_visible_devices"] for t in trials} == {"0"}
     assert len({t["pid"] for t in trials}) == 2
     assert all(t["threads"] == 1 for t in trials)  # half of the GPU's 2 cores each
@@ -128,7 +122,7 @@ def test_ray_cluster_launcher_sends_trials_to_a_running_cluster(run_cli, tmp_pat
         head.communicate("", timeout=60)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Connecting to existing Ray cluster" in res.stderr + res.stdout
-    trials = _trials(_sweep_dir(tmp_path))
+    trials = _trials(conftest.sweep_dir(tmp_path))
     assert [t["status"] for t in trials] == ["ok", "ok"]
     assert not (head_dir / "multirun").exists()
 
@@ -167,7 +161,7 @@ def test_a_trial_whose_process_dies_is_recorded_and_the_sweep_goes_on(run_cli, t
     res = run_cli("-m", "hydra/launcher=parallel", "hydra.launcher.ray.init.num_cpus=2", die,
                   *TINY, "logger=none", timeout=300)
     assert res.returncode == 1, res.stderr[-3000:]
-    trials = _trials(_sweep_dir(tmp_path))
+    trials = _trials(conftest.sweep_dir(tmp_path))
     assert [t["status"] for t in trials] == ["ok", "failed", "ok"]
     assert "worker running this trial died" in trials[1]["error"]
 
@@ -177,7 +171,7 @@ def test_a_failing_trial_is_recorded_and_the_others_finish(run_cli, tmp_path):
     res = run_cli("-m", "model=cnn,lstm,rnn", "data=sine", "data.num_sequences=64",
                   "trainer.max_epochs=1", "callbacks=none", "logger=none", "latent=4")
     assert res.returncode == 1, res.stderr[-3000:]  # exit status: the number of failed trials
-    sweep = _sweep_dir(tmp_path)
+    sweep = conftest.sweep_dir(tmp_path)
     trials = _trials(sweep)
     assert [t["status"] for t in trials] == ["failed", "ok", "ok"]
     assert "model=cnn needs images" in trials[0]["error"]
@@ -221,7 +215,7 @@ def test_submitit_local_runs_a_two_trial_sweep(run_cli, tmp_path):
     res = run_cli("-m", "hydra/launcher=submitit_local", "latent=4,8", *TINY[:1], *TINY[2:],
                   "logger=none", timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
-    sweep = _sweep_dir(tmp_path)
+    sweep = conftest.sweep_dir(tmp_path)
     assert [t["status"] for t in _trials(sweep)] == ["ok", "ok"]
     assert len(_leaderboard(sweep)) == 2
 
